@@ -1,0 +1,246 @@
+package registry
+
+import (
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Merger unions the state of several sources into one view and records which
+// services changed. It implements Sink: give it to every source.
+//
+// Conflict policy: the same endpoint (same Endpoint.ID) reported by several
+// sources appears once. Its attributes (weight, application, tag,
+// loadbalance, params) come from the first source in the order given to
+// NewMerger; Registries lists every source that reports it.
+//
+// Merger is safe for concurrent use.
+type Merger struct {
+	order   map[string]int // source name → priority (lower wins)
+	log     *slog.Logger
+	metrics *mergeMetrics
+
+	mu      sync.Mutex
+	synced  map[string]bool
+	state   map[ServiceKey]map[string]Service // per service, per source
+	merged  map[ServiceKey]Service
+	dirty   map[ServiceKey]struct{}
+	version uint64
+
+	ready   chan struct{}
+	changed chan struct{}
+}
+
+var _ Sink = (*Merger)(nil)
+
+// MergerOption configures a Merger.
+type MergerOption func(*Merger)
+
+// WithMergeLogger sets the logger; the default discards.
+func WithMergeLogger(l *slog.Logger) MergerOption {
+	return func(m *Merger) { m.log = l }
+}
+
+// WithMergeRegisterer registers the merger's metrics with r.
+func WithMergeRegisterer(r prometheus.Registerer) MergerOption {
+	return func(m *Merger) { m.metrics.register(r) }
+}
+
+// NewMerger returns a merger expecting the named sources, in priority order.
+// Ready is closed once every one of them has called Synced.
+func NewMerger(sources []string, opts ...MergerOption) *Merger {
+	m := &Merger{
+		order:   make(map[string]int, len(sources)),
+		log:     slog.New(slog.DiscardHandler),
+		metrics: newMergeMetrics(),
+		synced:  make(map[string]bool, len(sources)),
+		state:   make(map[ServiceKey]map[string]Service),
+		merged:  make(map[ServiceKey]Service),
+		dirty:   make(map[ServiceKey]struct{}),
+		ready:   make(chan struct{}),
+		changed: make(chan struct{}, 1),
+	}
+	for i, s := range sources {
+		m.order[s] = i
+		m.synced[s] = false
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	if len(sources) == 0 {
+		close(m.ready)
+	}
+	return m
+}
+
+// Ready is closed when every source has delivered its complete state once.
+func (m *Merger) Ready() <-chan struct{} { return m.ready }
+
+// Changed receives a value after one or more services changed. Values
+// coalesce: one receive may stand for many changes. Call Drain to get them.
+func (m *Merger) Changed() <-chan struct{} { return m.changed }
+
+// Update implements Sink.
+func (m *Merger) Update(source string, svc Service) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, known := m.order[source]; !known {
+		m.log.Warn("update from unknown source dropped", "source", source, "service", svc.Key.String())
+		m.metrics.unknownSource.Inc()
+		return
+	}
+	m.metrics.updates.WithLabelValues(source).Inc()
+	per := m.state[svc.Key]
+	if len(svc.Endpoints) == 0 {
+		if _, had := per[source]; !had {
+			return
+		}
+		delete(per, source)
+		if len(per) == 0 {
+			delete(m.state, svc.Key)
+		}
+	} else {
+		if per == nil {
+			per = make(map[string]Service, 1)
+			m.state[svc.Key] = per
+		}
+		svc.Sort()
+		per[source] = svc
+	}
+	m.remerge(svc.Key)
+}
+
+// remerge recomputes one service; m.mu is held.
+func (m *Merger) remerge(key ServiceKey) {
+	next := m.union(key)
+	prev, had := m.merged[key]
+	if had && prev.Equal(&next) {
+		return
+	}
+	if len(next.Endpoints) == 0 {
+		if !had {
+			return
+		}
+		delete(m.merged, key)
+	} else {
+		m.merged[key] = next
+	}
+	m.metrics.endpoints.Add(float64(len(next.Endpoints) - len(prev.Endpoints)))
+	m.dirty[key] = struct{}{}
+	m.version++
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Merger) union(key ServiceKey) Service {
+	per := m.state[key]
+	sources := slices.SortedFunc(maps.Keys(per), func(a, b string) int { return m.order[a] - m.order[b] })
+	out := Service{Key: key}
+	index := make(map[EndpointID]int)
+	for _, src := range sources {
+		for _, e := range per[src].Endpoints {
+			id := e.ID()
+			if i, dup := index[id]; dup {
+				out.Endpoints[i].Registries = append(out.Endpoints[i].Registries, src)
+				continue
+			}
+			index[id] = len(out.Endpoints)
+			e.Registries = []string{src}
+			out.Endpoints = append(out.Endpoints, e)
+		}
+	}
+	for i := range out.Endpoints {
+		slices.Sort(out.Endpoints[i].Registries)
+	}
+	out.Sort()
+	return out
+}
+
+// Synced implements Sink.
+func (m *Merger) Synced(source string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	done, known := m.synced[source]
+	if !known || done {
+		return
+	}
+	m.synced[source] = true
+	m.log.Info("source synced", "source", source)
+	for _, s := range m.synced {
+		if !s {
+			return
+		}
+	}
+	close(m.ready)
+}
+
+// Drain returns the current state of every service that changed since the
+// previous Drain, sorted by key. A removed service is returned with no
+// endpoints. The returned services are copies.
+func (m *Merger) Drain() []Service {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Service, 0, len(m.dirty))
+	for key := range m.dirty {
+		svc, ok := m.merged[key]
+		if !ok {
+			out = append(out, Service{Key: key})
+			continue
+		}
+		out = append(out, svc.Clone())
+	}
+	clear(m.dirty)
+	slices.SortFunc(out, func(a, b Service) int { return a.Key.Compare(b.Key) })
+	return out
+}
+
+// Services returns a copy of every service with endpoints, sorted by key.
+func (m *Merger) Services() []Service {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Service, 0, len(m.merged))
+	for _, svc := range m.merged {
+		out = append(out, svc.Clone())
+	}
+	slices.SortFunc(out, func(a, b Service) int { return a.Key.Compare(b.Key) })
+	return out
+}
+
+// Version counts the changes applied so far.
+func (m *Merger) Version() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version
+}
+
+type mergeMetrics struct {
+	updates       *prometheus.CounterVec
+	endpoints     prometheus.Gauge
+	unknownSource prometheus.Counter
+}
+
+func newMergeMetrics() *mergeMetrics {
+	return &mergeMetrics{
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dubbomesh_model_updates_total",
+			Help: "Service updates received from each registry source.",
+		}, []string{"source"}),
+		endpoints: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dubbomesh_model_endpoints",
+			Help: "Endpoints in the merged model, after de-duplication across sources.",
+		}),
+		unknownSource: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dubbomesh_model_unknown_source_updates_total",
+			Help: "Updates dropped because they came from a source the merger was not configured with.",
+		}),
+	}
+}
+
+func (mm *mergeMetrics) register(r prometheus.Registerer) {
+	r.MustRegister(mm.updates, mm.endpoints, mm.unknownSource)
+}

@@ -1,0 +1,125 @@
+package registry_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+var greeter = registry.ServiceKey{Kind: registry.KindInterface, Name: "org.example.Greeter"}
+
+func ep(host string, port uint32, weight uint32) registry.Endpoint {
+	return registry.Endpoint{Host: host, Port: port, Protocol: registry.ProtocolTriple, Version: "1.0.0", Weight: weight}
+}
+
+func svc(eps ...registry.Endpoint) registry.Service {
+	return registry.Service{Key: greeter, Endpoints: eps}
+}
+
+func withRegistries(e registry.Endpoint, regs ...string) registry.Endpoint {
+	e.Registries = regs
+	return e
+}
+
+func TestMergerUnionAndPriority(t *testing.T) {
+	m := registry.NewMerger([]string{"zk", "nacos"})
+	zkEP := ep("10.0.0.1", 20000, 100)
+	nacosEP := ep("10.0.0.1", 20000, 50) // same endpoint, other weight: zk wins
+	onlyNacos := ep("10.0.0.2", 20000, 100)
+	m.Update("nacos", svc(nacosEP, onlyNacos))
+	m.Update("zk", svc(zkEP))
+
+	want := []registry.Service{svc(withRegistries(zkEP, "nacos", "zk"), withRegistries(onlyNacos, "nacos"))}
+	if diff := cmp.Diff(want, m.Drain()); diff != "" {
+		t.Errorf("Drain (-want +got):\n%s", diff)
+	}
+
+	// zk loses the endpoint: nacos' copy remains, with nacos' weight.
+	m.Update("zk", svc())
+	want = []registry.Service{svc(withRegistries(nacosEP, "nacos"), withRegistries(onlyNacos, "nacos"))}
+	if diff := cmp.Diff(want, m.Drain()); diff != "" {
+		t.Errorf("after zk removal (-want +got):\n%s", diff)
+	}
+
+	// nacos loses everything: the service is removed.
+	m.Update("nacos", svc())
+	want = []registry.Service{{Key: greeter}}
+	if diff := cmp.Diff(want, m.Drain()); diff != "" {
+		t.Errorf("after removal (-want +got):\n%s", diff)
+	}
+	if got := m.Services(); len(got) != 0 {
+		t.Errorf("Services() = %v, want none", got)
+	}
+}
+
+func TestMergerNoChangeNoDirty(t *testing.T) {
+	m := registry.NewMerger([]string{"zk"})
+	a := ep("10.0.0.1", 20000, 100)
+	a.Params = map[string]string{"timestamp": "1"}
+	m.Update("zk", svc(a))
+	m.Drain()
+	v := m.Version()
+
+	// Only a volatile parameter changes: no new version, nothing to drain.
+	a.Params = map[string]string{"timestamp": "2"}
+	m.Update("zk", svc(a))
+	if got := m.Drain(); len(got) != 0 {
+		t.Errorf("Drain() = %v, want nothing after a volatile change", got)
+	}
+	if m.Version() != v {
+		t.Errorf("version moved from %d to %d", v, m.Version())
+	}
+	select {
+	case <-m.Changed():
+	default:
+		t.Fatal("Changed() never signalled for the first update")
+	}
+}
+
+func TestMergerReady(t *testing.T) {
+	m := registry.NewMerger([]string{"a", "b"})
+	ready := func() bool {
+		select {
+		case <-m.Ready():
+			return true
+		default:
+			return false
+		}
+	}
+	m.Synced("a")
+	m.Synced("a")
+	m.Synced("unknown")
+	if ready() {
+		t.Fatal("ready before b synced")
+	}
+	m.Synced("b")
+	if !ready() {
+		t.Fatal("not ready after all synced")
+	}
+}
+
+func TestMergerUnknownSourceDropped(t *testing.T) {
+	m := registry.NewMerger([]string{"zk"})
+	m.Update("other", svc(ep("10.0.0.1", 1, 100)))
+	if got := m.Drain(); len(got) != 0 {
+		t.Errorf("Drain() = %v, want nothing from an unknown source", got)
+	}
+}
+
+func BenchmarkMergerUpdate(b *testing.B) {
+	m := registry.NewMerger([]string{"zk"})
+	eps := make([]registry.Endpoint, 10)
+	for i := range eps {
+		eps[i] = ep("10.0.0.1", uint32(20000+i), 100)
+	}
+	b.ReportAllocs()
+	for i := range b.N {
+		eps[0].Weight = uint32(i%2 + 1)
+		m.Update("zk", svc(eps...))
+		if i%100 == 0 {
+			m.Drain()
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package xds
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+)
+
+// BootstrapConfig describes a client of dubbomesh's xDS server.
+type BootstrapConfig struct {
+	XDSAddress string // dubbomesh's xDS address, host:port
+	NodeID     string
+	Cluster    string // Envoy's service cluster; default "dubbomesh-sidecar"
+	// AdminAddress of Envoy's admin interface (host:port); empty = none.
+	AdminAddress string
+}
+
+func (c BootstrapConfig) validate() error {
+	if _, _, err := net.SplitHostPort(c.XDSAddress); err != nil {
+		return fmt.Errorf("xds: bootstrap: xDS address %q: %w", c.XDSAddress, err)
+	}
+	if c.NodeID == "" {
+		return fmt.Errorf("xds: bootstrap: node id is empty")
+	}
+	if c.AdminAddress != "" {
+		if _, _, err := splitHostPort(c.AdminAddress); err != nil {
+			return fmt.Errorf("xds: bootstrap: admin address %q: %w", c.AdminAddress, err)
+		}
+	}
+	return nil
+}
+
+// GRPCBootstrap returns the JSON bootstrap grpc-go's xds resolver reads
+// (GRPC_XDS_BOOTSTRAP_CONFIG, or a file named by GRPC_XDS_BOOTSTRAP).
+func GRPCBootstrap(c BootstrapConfig) ([]byte, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(map[string]any{
+		"xds_servers": []any{map[string]any{
+			"server_uri":      c.XDSAddress,
+			"channel_creds":   []any{map[string]any{"type": "insecure"}},
+			"server_features": []string{"xds_v3"},
+		}},
+		"node": map[string]any{
+			"id":       c.NodeID,
+			"metadata": map[string]any{"GENERATOR": "grpc"},
+		},
+	}, "", "  ")
+}
+
+// EnvoyBootstrap returns a YAML bootstrap that makes Envoy a dubbomesh
+// sidecar: everything from dubbomesh over ADS, one static cluster to reach
+// it. JSON is valid YAML; Envoy reads either.
+func EnvoyBootstrap(c BootstrapConfig) ([]byte, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	xdsHost, xdsPort, err := net.SplitHostPort(c.XDSAddress)
+	if err != nil {
+		return nil, err
+	}
+	cluster := c.Cluster
+	if cluster == "" {
+		cluster = "dubbomesh-sidecar"
+	}
+	ads := map[string]any{"ads": map[string]any{}, "resource_api_version": "V3"}
+	doc := map[string]any{
+		"node": map[string]any{
+			"id":       c.NodeID,
+			"cluster":  cluster,
+			"metadata": map[string]any{"GENERATOR": "envoy"},
+		},
+		"dynamic_resources": map[string]any{
+			"ads_config": map[string]any{
+				"api_type":              "GRPC",
+				"transport_api_version": "V3",
+				"grpc_services":         []any{map[string]any{"envoy_grpc": map[string]any{"cluster_name": "dubbomesh_xds"}}},
+			},
+			"lds_config": ads,
+			"cds_config": ads,
+		},
+		"static_resources": map[string]any{
+			"clusters": []any{map[string]any{
+				"name":            "dubbomesh_xds",
+				"type":            "STRICT_DNS",
+				"connect_timeout": "1s",
+				"typed_extension_protocol_options": map[string]any{
+					"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": map[string]any{
+						"@type":                "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+						"explicit_http_config": map[string]any{"http2_protocol_options": map[string]any{}},
+					},
+				},
+				"load_assignment": map[string]any{
+					"cluster_name": "dubbomesh_xds",
+					"endpoints": []any{map[string]any{"lb_endpoints": []any{map[string]any{
+						"endpoint": map[string]any{"address": socketAddressYAML(xdsHost, xdsPort)},
+					}}}},
+				},
+			}},
+		},
+	}
+	if c.AdminAddress != "" {
+		h, p, _ := net.SplitHostPort(c.AdminAddress)
+		doc["admin"] = map[string]any{"address": socketAddressYAML(h, p)}
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+func socketAddressYAML(host, port string) map[string]any {
+	return map[string]any{"socket_address": map[string]any{"address": host, "port_value": json.Number(port)}}
+}

@@ -1,0 +1,74 @@
+package xds
+
+import (
+	"fmt"
+	"strings"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	leastrequestv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/least_request/v3"
+	maglevv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/maglev/v3"
+	randomv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/random/v3"
+	ringhashv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/ring_hash/v3"
+	roundrobinv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/load_balancing_policies/round_robin/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// lbPolicy maps Dubbo's loadbalance to a LoadBalancingPolicy. Clients take
+// the first policy in the list that they support: Envoy supports them all,
+// grpc-go has no random or maglev and falls through to round robin, which
+// both support. (Envoy rejects wrr_locality unless its child is
+// client-side weighted round robin, so plain round robin is the common
+// fallback.)
+func lbPolicy(dubbo, consistentHash string) (*clusterv3.LoadBalancingPolicy, error) {
+	var first []proto.Message
+	switch strings.ToLower(dubbo) {
+	case "", "random", "shortestresponse", "p2c", "interleavedweightedroundrobin":
+		// Dubbo's default is weighted random.
+		first = append(first, &randomv3.Random{})
+	case "roundrobin":
+	case "leastactive":
+		first = append(first, &leastrequestv3.LeastRequest{})
+	case "consistenthashing", "consistenthash":
+		if consistentHash == "maglev" {
+			first = append(first, &maglevv3.Maglev{})
+		}
+		first = append(first, &ringhashv3.RingHash{})
+	default:
+		// Unknown policies of custom Dubbo extensions: round robin.
+	}
+	out := &clusterv3.LoadBalancingPolicy{}
+	for _, m := range append(first, &roundrobinv3.RoundRobin{}) {
+		a, err := anypb.New(m)
+		if err != nil {
+			return nil, fmt.Errorf("xds: load balancing policy: %w", err)
+		}
+		out.Policies = append(out.Policies, policy(extensionName(m), a))
+	}
+	return out, nil
+}
+
+func policy(name string, cfg *anypb.Any) *clusterv3.LoadBalancingPolicy_Policy {
+	return &clusterv3.LoadBalancingPolicy_Policy{TypedExtensionConfig: &corev3.TypedExtensionConfig{
+		Name:        name,
+		TypedConfig: cfg,
+	}}
+}
+
+func extensionName(m proto.Message) string {
+	switch m.(type) {
+	case *randomv3.Random:
+		return "envoy.load_balancing_policies.random"
+	case *leastrequestv3.LeastRequest:
+		return "envoy.load_balancing_policies.least_request"
+	case *maglevv3.Maglev:
+		return "envoy.load_balancing_policies.maglev"
+	case *ringhashv3.RingHash:
+		return "envoy.load_balancing_policies.ring_hash"
+	case *roundrobinv3.RoundRobin:
+		return "envoy.load_balancing_policies.round_robin"
+	default:
+		return string(m.ProtoReflect().Descriptor().FullName())
+	}
+}

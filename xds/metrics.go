@@ -1,0 +1,107 @@
+package xds
+
+import (
+	"context"
+	"log/slog"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	pushes            prometheus.Counter
+	pushDuration      prometheus.Histogram
+	translateDuration prometheus.Histogram
+	translateErrors   prometheus.Counter
+	services          prometheus.Gauge
+	streams           prometheus.Gauge
+	requests          *prometheus.CounterVec
+	nacks             *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	buckets := prometheus.ExponentialBuckets(0.0001, 2, 16) // 100µs … 3.3s
+	return &metrics{
+		pushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dubbomesh_xds_pushes_total",
+			Help: "Batches of model changes published to the xDS caches.",
+		}),
+		pushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dubbomesh_xds_push_duration_seconds",
+			Help:    "Time to translate and publish one batch of model changes.",
+			Buckets: buckets,
+		}),
+		translateDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dubbomesh_xds_translate_duration_seconds",
+			Help:    "Time to translate one batch of changed services into xDS resources.",
+			Buckets: buckets,
+		}),
+		translateErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dubbomesh_xds_translate_errors_total",
+			Help: "Services that failed to translate (their previous resources were kept).",
+		}),
+		services: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dubbomesh_xds_services",
+			Help: "Services currently published over xDS.",
+		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dubbomesh_xds_streams",
+			Help: "Open xDS streams.",
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dubbomesh_xds_requests_total",
+			Help: "Discovery requests received, by type URL.",
+		}, []string{"type_url"}),
+		nacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dubbomesh_xds_nacks_total",
+			Help: "Discovery requests that rejected the previous response, by type URL.",
+		}, []string{"type_url"}),
+	}
+}
+
+func (m *metrics) register(r prometheus.Registerer) {
+	r.MustRegister(m.pushes, m.pushDuration, m.translateDuration, m.translateErrors,
+		m.services, m.streams, m.requests, m.nacks)
+}
+
+func (s *Server) callbacks() serverv3.Callbacks {
+	nack := func(typeURL string, node *corev3.Node, detail string) {
+		s.metrics.nacks.WithLabelValues(typeURL).Inc()
+		s.log.Warn("client rejected resources", "node", node.GetId(), "type", typeURL, "error", detail)
+	}
+	return serverv3.CallbackFuncs{
+		StreamOpenFunc: func(context.Context, int64, string) error {
+			s.metrics.streams.Inc()
+			return nil
+		},
+		StreamClosedFunc: func(id int64, node *corev3.Node) {
+			s.metrics.streams.Dec()
+			s.log.Debug("stream closed", "stream", id, "node", node.GetId())
+		},
+		DeltaStreamOpenFunc: func(context.Context, int64, string) error {
+			s.metrics.streams.Inc()
+			return nil
+		},
+		DeltaStreamClosedFunc: func(int64, *corev3.Node) { s.metrics.streams.Dec() },
+		StreamRequestFunc: func(id int64, r *discoveryv3.DiscoveryRequest) error {
+			s.metrics.requests.WithLabelValues(r.GetTypeUrl()).Inc()
+			if r.GetErrorDetail() != nil {
+				nack(r.GetTypeUrl(), r.GetNode(), r.GetErrorDetail().GetMessage())
+			}
+			if s.log.Enabled(context.Background(), slog.LevelDebug) {
+				s.log.Debug("request", "stream", id, "node", r.GetNode().GetId(), "type", r.GetTypeUrl(),
+					"names", len(r.GetResourceNames()), "version", r.GetVersionInfo())
+			}
+			return nil
+		},
+		StreamDeltaRequestFunc: func(_ int64, r *discoveryv3.DeltaDiscoveryRequest) error {
+			s.metrics.requests.WithLabelValues(r.GetTypeUrl()).Inc()
+			if r.GetErrorDetail() != nil {
+				nack(r.GetTypeUrl(), r.GetNode(), r.GetErrorDetail().GetMessage())
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,155 @@
+package xds
+
+import (
+	"log/slog"
+	"time"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+// publisher keeps what was published per service and applies model changes
+// to the caches, touching only resources whose content changed so that
+// unchanged resources keep their versions (no needless client work).
+type publisher struct {
+	t       *Translation
+	caches  *caches
+	log     *slog.Logger
+	metrics *metrics
+
+	services map[registry.ServiceKey]*serviceResources
+	vhosts   map[string]*routev3.VirtualHost // host → outbound virtual host
+}
+
+func newPublisher(t *Translation, c *caches, log *slog.Logger, m *metrics) *publisher {
+	return &publisher{
+		t:        t,
+		caches:   c,
+		log:      log,
+		metrics:  m,
+		services: map[registry.ServiceKey]*serviceResources{},
+		vhosts:   map[string]*routev3.VirtualHost{},
+	}
+}
+
+// setStatic publishes the resources that do not depend on the model.
+func (p *publisher) setStatic() error {
+	l, err := p.t.outboundListener()
+	if err != nil {
+		return err
+	}
+	if err := p.caches.listenersEnvoy.UpdateResource(OutboundListenerName, l); err != nil {
+		return err
+	}
+	return p.caches.routes.UpdateResource(OutboundRouteName, outboundRoute(p.vhosts))
+}
+
+// change collects the updates of one cache.
+type change struct {
+	update map[string]types.Resource
+	remove []string
+}
+
+func (c *change) diff(prev, next map[string]types.Resource) {
+	for name, r := range next {
+		if old, ok := prev[name]; ok && proto.Equal(old, r) {
+			continue
+		}
+		if c.update == nil {
+			c.update = map[string]types.Resource{}
+		}
+		c.update[name] = r
+	}
+	for name := range prev {
+		if _, ok := next[name]; !ok {
+			c.remove = append(c.remove, name)
+		}
+	}
+}
+
+func (c *change) empty() bool { return len(c.update) == 0 && len(c.remove) == 0 }
+
+func (c *change) applyTo(lc *cache.LinearCache) error {
+	if c.empty() {
+		return nil
+	}
+	return lc.UpdateResources(c.update, c.remove)
+}
+
+// apply publishes the changed services. A service that fails to translate
+// keeps what was published for it before.
+func (p *publisher) apply(changed []registry.Service) {
+	if len(changed) == 0 {
+		return
+	}
+	start := time.Now()
+	var clusters, endpoints, listeners, routes change
+	vhostsChanged := false
+	empty := &serviceResources{}
+	for i := range changed {
+		svc := &changed[i]
+		prev := p.services[svc.Key]
+		if prev == nil {
+			prev = empty
+		}
+		next := empty
+		if len(svc.Endpoints) > 0 {
+			r, err := p.t.translate(svc)
+			if err != nil {
+				p.log.Error("translation failed; keeping the previous resources", "service", svc.Key.String(), "error", err)
+				p.metrics.translateErrors.Inc()
+				continue
+			}
+			next = r
+		}
+		clusters.diff(prev.clusters, next.clusters)
+		endpoints.diff(prev.endpoints, next.endpoints)
+		listeners.diff(prev.apiListeners, next.apiListeners)
+		routes.diff(prev.apiRoutes, next.apiRoutes)
+		if prev.host != "" && (next.host != prev.host || next.vhost == nil) && p.vhosts[prev.host] != nil {
+			delete(p.vhosts, prev.host)
+			vhostsChanged = true
+		}
+		if next.vhost != nil && !proto.Equal(p.vhosts[next.host], next.vhost) {
+			p.vhosts[next.host] = next.vhost
+			vhostsChanged = true
+		}
+		if next == empty {
+			delete(p.services, svc.Key)
+		} else {
+			p.services[svc.Key] = next
+		}
+	}
+	if vhostsChanged {
+		if routes.update == nil {
+			routes.update = map[string]types.Resource{}
+		}
+		routes.update[OutboundRouteName] = outboundRoute(p.vhosts)
+	}
+	p.metrics.translateDuration.Observe(time.Since(start).Seconds())
+	// Make before break: clusters and endpoints before the routes that name
+	// them; on removal the routes go first. Linear caches apply both in one
+	// call per type, so order the calls by the most sensitive direction.
+	for _, step := range []struct {
+		c  *change
+		lc *cache.LinearCache
+	}{
+		{&clusters, p.caches.clusters},
+		{&endpoints, p.caches.endpoints},
+		{&routes, p.caches.routes},
+		{&listeners, p.caches.listenersProxyless},
+	} {
+		if err := step.c.applyTo(step.lc); err != nil {
+			p.log.Error("cache update failed", "error", err)
+			p.metrics.translateErrors.Inc()
+		}
+	}
+	p.metrics.pushes.Inc()
+	p.metrics.pushDuration.Observe(time.Since(start).Seconds())
+	p.metrics.services.Set(float64(len(p.services)))
+	p.log.Debug("published", "services", len(changed), "took", time.Since(start))
+}

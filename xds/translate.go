@@ -1,0 +1,369 @@
+package xds
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	routerv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/dubbomesh/dubbomesh/naming"
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+// Names of the resources Envoy sidecars get.
+const (
+	OutboundListenerName = "dubbomesh_outbound"
+	OutboundRouteName    = "dubbomesh_outbound"
+)
+
+// Translation configures how the model becomes xDS resources.
+type Translation struct {
+	Hosts   naming.Hosts
+	Labeler naming.Labeler
+	// OutboundAddress is the socket address of the Envoy outbound listener,
+	// e.g. "127.0.0.1:15001".
+	OutboundAddress string
+	// ConsistentHash selects the policy for Dubbo's consistenthashing
+	// loadbalance: "ring_hash" (default) or "maglev".
+	ConsistentHash string
+	// ConnectTimeout of every cluster; default 1s.
+	ConnectTimeout time.Duration
+}
+
+// Validate reports settings a user has to fix.
+func (t Translation) Validate() error {
+	if err := t.Hosts.Validate(); err != nil {
+		return err
+	}
+	if t.OutboundAddress != "" {
+		if _, _, err := splitHostPort(t.OutboundAddress); err != nil {
+			return fmt.Errorf("xds: outbound listener address %q: %w", t.OutboundAddress, err)
+		}
+	}
+	switch t.ConsistentHash {
+	case "", "ring_hash", "maglev":
+	default:
+		return fmt.Errorf("xds: consistent hash policy %q: want ring_hash or maglev", t.ConsistentHash)
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, uint32, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p == 0 {
+		return "", 0, fmt.Errorf("invalid port %q", port)
+	}
+	return host, uint32(p), nil
+}
+
+// serviceResources are the resources translated from one service.
+type serviceResources struct {
+	host      string
+	clusters  map[string]types.Resource
+	endpoints map[string]types.Resource
+	// Proxyless: one API listener and one route configuration per host.
+	apiListeners map[string]types.Resource
+	apiRoutes    map[string]types.Resource
+	// Envoy: virtual host of the shared outbound route configuration.
+	vhost *routev3.VirtualHost
+}
+
+// translate turns one service into its resources. A service without HTTP/2
+// (Triple or gRPC) endpoints gets no routes or listeners; Dubbo2 endpoints
+// get a TCP cluster of their own.
+func (t *Translation) translate(svc *registry.Service) (*serviceResources, error) {
+	host := t.host(svc.Key)
+	out := &serviceResources{
+		host:         host,
+		clusters:     map[string]types.Resource{},
+		endpoints:    map[string]types.Resource{},
+		apiListeners: map[string]types.Resource{},
+		apiRoutes:    map[string]types.Resource{},
+	}
+	byCluster := map[string][]registry.Endpoint{}
+	for _, e := range svc.Endpoints {
+		name := ClusterName(host, e.Protocol)
+		byCluster[name] = append(byCluster[name], e)
+	}
+	for name, eps := range byCluster {
+		http2 := eps[0].Protocol != registry.ProtocolDubbo
+		c, err := t.cluster(name, eps, http2)
+		if err != nil {
+			return nil, fmt.Errorf("xds: cluster %s: %w", name, err)
+		}
+		out.clusters[name] = c
+		out.endpoints[name] = t.loadAssignment(name, eps)
+	}
+	primary := ClusterName(host, registry.ProtocolTriple)
+	if _, ok := byCluster[primary]; !ok {
+		return out, nil
+	}
+	routes := t.routes(svc.Key, primary)
+	out.vhost = &routev3.VirtualHost{
+		Name:    host,
+		Domains: []string{host, host + ":*"},
+		Routes:  routes,
+	}
+	out.apiRoutes[host] = &routev3.RouteConfiguration{
+		Name: host,
+		VirtualHosts: []*routev3.VirtualHost{{
+			Name:    host,
+			Domains: []string{host},
+			Routes:  routes,
+		}},
+	}
+	l, err := apiListener(host)
+	if err != nil {
+		return nil, err
+	}
+	out.apiListeners[host] = l
+	return out, nil
+}
+
+func (t *Translation) host(k registry.ServiceKey) string {
+	if k.Kind == registry.KindApplication {
+		return t.Hosts.Application(k.Name)
+	}
+	return t.Hosts.Interface(k.Name)
+}
+
+// ClusterName names the cluster of a mesh host for one protocol: the host
+// itself for Triple and gRPC (both HTTP/2, one cluster), "dubbo|host" for
+// Dubbo2 endpoints.
+func ClusterName(host, protocol string) string {
+	if protocol == registry.ProtocolDubbo {
+		return "dubbo|" + host
+	}
+	return host
+}
+
+// routes sends "/{interface}/" to the cluster; an application host (whose
+// interfaces are unknown) routes every path.
+func (t *Translation) routes(k registry.ServiceKey, cluster string) []*routev3.Route {
+	prefix := "/"
+	if k.Kind == registry.KindInterface {
+		prefix = "/" + k.Name + "/"
+	}
+	return []*routev3.Route{{
+		Name:  "dubbo",
+		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: prefix}},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
+			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
+			// Streams may be long-lived; Dubbo's own timeouts apply per call.
+			Timeout: durationpb.New(0),
+		}},
+	}}
+}
+
+func (t *Translation) cluster(name string, eps []registry.Endpoint, http2 bool) (*clusterv3.Cluster, error) {
+	timeout := t.ConnectTimeout
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	c := &clusterv3.Cluster{
+		Name:                 name,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
+		EdsClusterConfig: &clusterv3.Cluster_EdsClusterConfig{
+			ServiceName: name,
+			EdsConfig:   adsSource(),
+		},
+		ConnectTimeout: durationpb.New(timeout),
+	}
+	policy, err := lbPolicy(loadBalance(eps), t.ConsistentHash)
+	if err != nil {
+		return nil, err
+	}
+	c.LoadBalancingPolicy = policy
+	if http2 {
+		opts, err := anypb.New(&upstreamhttpv3.HttpProtocolOptions{
+			UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+				ExplicitHttpConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{
+					ProtocolConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+						Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+					},
+				},
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{
+			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": opts,
+		}
+	}
+	return c, nil
+}
+
+// loadBalance picks the service's Dubbo loadbalance: the most common value
+// among its endpoints, ties broken by name, so the result is deterministic.
+func loadBalance(eps []registry.Endpoint) string {
+	count := map[string]int{}
+	for _, e := range eps {
+		count[e.LoadBalance]++
+	}
+	best := ""
+	for lb, n := range count {
+		if n > count[best] || n == count[best] && lb < best {
+			best = lb
+		}
+	}
+	return best
+}
+
+func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) *endpointv3.ClusterLoadAssignment {
+	lbs := make([]*endpointv3.LbEndpoint, 0, len(eps))
+	for _, e := range eps {
+		weight, health := e.Weight, corev3.HealthStatus_HEALTHY
+		if weight == 0 {
+			weight, health = 1, corev3.HealthStatus_DRAINING
+		}
+		lbs = append(lbs, &endpointv3.LbEndpoint{
+			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+				Address: socketAddress(e.Host, e.Port),
+			}},
+			HealthStatus:        health,
+			LoadBalancingWeight: wrapperspb.UInt32(weight),
+			Metadata:            t.endpointMetadata(&e),
+		})
+	}
+	return &endpointv3.ClusterLoadAssignment{
+		ClusterName: name,
+		Endpoints: []*endpointv3.LocalityLbEndpoints{{
+			Locality:    &corev3.Locality{},
+			LbEndpoints: lbs,
+			// grpc-go ignores localities without a weight.
+			LoadBalancingWeight: wrapperspb.UInt32(1),
+		}},
+	}
+}
+
+// endpointMetadata puts the workload labels under "envoy.lb" (usable by
+// subset load balancing and route metadata matches).
+func (t *Translation) endpointMetadata(e *registry.Endpoint) *corev3.Metadata {
+	labels := t.Labeler.Labels(naming.Workload{
+		Application: e.Application,
+		Version:     e.Version,
+		Group:       e.Group,
+		Tag:         e.Tag,
+		Protocol:    e.Protocol,
+		Registries:  e.Registries,
+		Params:      e.Params,
+	})
+	keys := slices.Sorted(maps.Keys(labels))
+	fields := make(map[string]*structpb.Value, len(labels))
+	for _, k := range keys {
+		fields[k] = structpb.NewStringValue(labels[k])
+	}
+	return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+		"envoy.lb": {Fields: fields},
+	}}
+}
+
+func socketAddress(host string, port uint32) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address:       host,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port},
+	}}}
+}
+
+func adsSource() *corev3.ConfigSource {
+	return &corev3.ConfigSource{
+		ResourceApiVersion:    corev3.ApiVersion_V3,
+		ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+	}
+}
+
+func routerFilter() (*hcmv3.HttpFilter, error) {
+	router, err := anypb.New(&routerv3.Router{})
+	if err != nil {
+		return nil, err
+	}
+	return &hcmv3.HttpFilter{
+		Name:       wellknown.Router,
+		ConfigType: &hcmv3.HttpFilter_TypedConfig{TypedConfig: router},
+	}, nil
+}
+
+func rdsManager(statPrefix, routeName string, codec hcmv3.HttpConnectionManager_CodecType) (*anypb.Any, error) {
+	router, err := routerFilter()
+	if err != nil {
+		return nil, err
+	}
+	return anypb.New(&hcmv3.HttpConnectionManager{
+		CodecType:  codec,
+		StatPrefix: statPrefix,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			ConfigSource:    adsSource(),
+			RouteConfigName: routeName,
+		}},
+		HttpFilters: []*hcmv3.HttpFilter{router},
+	})
+}
+
+// apiListener is what grpc-go's xds resolver asks for: a Listener named after
+// the dial target with an HTTP connection manager as API listener.
+func apiListener(host string) (*listenerv3.Listener, error) {
+	hcm, err := rdsManager(host, host, hcmv3.HttpConnectionManager_AUTO)
+	if err != nil {
+		return nil, err
+	}
+	return &listenerv3.Listener{
+		Name:        host,
+		ApiListener: &listenerv3.ApiListener{ApiListener: hcm},
+	}, nil
+}
+
+// outboundListener is the Envoy sidecar's socket listener: HTTP/2 (gRPC,
+// Triple) routed by :authority through the shared route configuration.
+func (t *Translation) outboundListener() (*listenerv3.Listener, error) {
+	host, port, err := splitHostPort(t.OutboundAddress)
+	if err != nil {
+		return nil, fmt.Errorf("xds: outbound listener address %q: %w", t.OutboundAddress, err)
+	}
+	hcm, err := rdsManager("dubbomesh_outbound", OutboundRouteName, hcmv3.HttpConnectionManager_AUTO)
+	if err != nil {
+		return nil, err
+	}
+	return &listenerv3.Listener{
+		Name:    OutboundListenerName,
+		Address: socketAddress(host, port),
+		FilterChains: []*listenerv3.FilterChain{{
+			Filters: []*listenerv3.Filter{{
+				Name:       wellknown.HTTPConnectionManager,
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm},
+			}},
+		}},
+	}, nil
+}
+
+// outboundRoute gathers the virtual hosts of every service, sorted by name.
+func outboundRoute(vhosts map[string]*routev3.VirtualHost) *routev3.RouteConfiguration {
+	names := slices.Sorted(maps.Keys(vhosts))
+	rc := &routev3.RouteConfiguration{Name: OutboundRouteName, VirtualHosts: make([]*routev3.VirtualHost, 0, len(names))}
+	for _, n := range names {
+		rc.VirtualHosts = append(rc.VirtualHosts, proto.CloneOf(vhosts[n]))
+	}
+	return rc
+}

@@ -1,0 +1,131 @@
+package xds
+
+import (
+	"flag"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/dubbomesh/dubbomesh/naming"
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func sampleService() registry.Service {
+	return registry.Service{
+		Key: registry.ServiceKey{Kind: registry.KindInterface, Name: "org.apache.dubbo.samples.Greeter"},
+		Endpoints: []registry.Endpoint{
+			{Host: "10.0.0.1", Port: 20000, Protocol: "tri", Application: "greeter", Version: "1.0.0", Group: "g1", Weight: 100, LoadBalance: "random", Registries: []string{"zk"}},
+			{Host: "10.0.0.2", Port: 20000, Protocol: "tri", Application: "greeter", Version: "2.0.0", Weight: 0, LoadBalance: "random", Registries: []string{"zk", "nacos"}},
+			{Host: "10.0.0.3", Port: 20880, Protocol: "dubbo", Application: "greeter", Version: "1.0.0", Weight: 50, LoadBalance: "leastactive", Registries: []string{"zk"}},
+		},
+	}
+}
+
+type validator interface{ ValidateAll() error }
+
+// TestTranslateGolden pins the resources of a service with Triple and Dubbo2
+// endpoints, and checks each against Envoy's own proto validation rules.
+func TestTranslateGolden(t *testing.T) {
+	tr := &Translation{OutboundAddress: "127.0.0.1:15001", Labeler: naming.Labeler{Static: map[string]string{"mesh": "dubbo"}}}
+	svc := sampleService()
+	r, err := tr.translate(&svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tr.outboundListener()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]types.Resource{"listener/" + OutboundListenerName: l}
+	for prefix, m := range map[string]map[string]types.Resource{
+		"cluster": r.clusters, "endpoints": r.endpoints, "listener": r.apiListeners, "route": r.apiRoutes,
+	} {
+		for name, res := range m {
+			all[prefix+"/"+name] = res
+		}
+	}
+	all["route/"+OutboundRouteName] = outboundRoute(map[string]*routev3.VirtualHost{r.host: r.vhost})
+
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(all)) {
+		res := all[name]
+		if err := res.(validator).ValidateAll(); err != nil {
+			t.Errorf("%s fails Envoy validation: %v", name, err)
+		}
+		js, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("# " + name + "\n" + string(js) + "\n")
+	}
+	golden := filepath.Join("testdata", "translate.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	// protojson output spacing is deliberately unstable; compare without it.
+	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	if diff := cmp.Diff(norm(string(want)), norm(b.String())); diff != "" {
+		t.Errorf("resources differ from %s (-want +got):\n%s", golden, diff)
+	}
+}
+
+func TestLoadBalancePolicies(t *testing.T) {
+	tests := []struct {
+		dubbo, hash string
+		want        []string
+	}{
+		{"", "", []string{"envoy.load_balancing_policies.random", "envoy.load_balancing_policies.round_robin"}},
+		{"roundrobin", "", []string{"envoy.load_balancing_policies.round_robin"}},
+		{"leastactive", "", []string{"envoy.load_balancing_policies.least_request", "envoy.load_balancing_policies.round_robin"}},
+		{"consistenthashing", "", []string{"envoy.load_balancing_policies.ring_hash", "envoy.load_balancing_policies.round_robin"}},
+		{"consistenthashing", "maglev", []string{"envoy.load_balancing_policies.maglev", "envoy.load_balancing_policies.ring_hash", "envoy.load_balancing_policies.round_robin"}},
+		{"my-custom", "", []string{"envoy.load_balancing_policies.round_robin"}},
+	}
+	for _, tt := range tests {
+		p, err := lbPolicy(tt.dubbo, tt.hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, pol := range p.GetPolicies() {
+			got = append(got, pol.GetTypedExtensionConfig().GetName())
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("lbPolicy(%q, %q) (-want +got):\n%s", tt.dubbo, tt.hash, diff)
+		}
+	}
+}
+
+func TestIsEnvoy(t *testing.T) {
+	for _, tt := range []struct {
+		bootstrap func() ([]byte, error)
+		want      bool
+	}{
+		{func() ([]byte, error) { return EnvoyBootstrap(BootstrapConfig{XDSAddress: "127.0.0.1:1", NodeID: "n"}) }, true},
+		{func() ([]byte, error) { return GRPCBootstrap(BootstrapConfig{XDSAddress: "127.0.0.1:1", NodeID: "n"}) }, false},
+	} {
+		b, err := tt.bootstrap()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(b), `"GENERATOR": "envoy"`); got != tt.want {
+			t.Errorf("bootstrap GENERATOR envoy = %v, want %v:\n%s", got, tt.want, b)
+		}
+	}
+}
