@@ -6,7 +6,6 @@ package xdstest
 import (
 	"context"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -57,7 +56,7 @@ func Call(ctx context.Context, cc grpc.ClientConnInterface, method, arg string) 
 }
 
 // Backend is an in-process gRPC server that answers every unary method whose
-// request is a StringValue with "<name>:<method>".
+// request is a StringValue with its name.
 type Backend struct {
 	Name string
 	Port uint32
@@ -73,12 +72,11 @@ func StartBackend(t testing.TB, name string) *Backend {
 	}
 	b := &Backend{Name: name, Port: uint32(lis.Addr().(*net.TCPAddr).Port)}
 	b.srv = grpc.NewServer(grpc.UnknownServiceHandler(func(_ any, stream grpc.ServerStream) error {
-		method, _ := grpc.MethodFromServerStream(stream)
 		in := new(wrapperspb.StringValue)
 		if err := stream.RecvMsg(in); err != nil {
 			return err
 		}
-		return stream.SendMsg(wrapperspb.String(name + ":" + method))
+		return stream.SendMsg(wrapperspb.String(name))
 	}))
 	go func() { _ = b.srv.Serve(lis) }()
 	t.Cleanup(b.srv.Stop)
@@ -88,8 +86,8 @@ func StartBackend(t testing.TB, name string) *Backend {
 // Stop stops the backend.
 func (b *Backend) Stop() { b.srv.Stop() }
 
-// Spread calls method n times and counts answers by backend name (the text
-// before the first ':'). Failed calls count under "error: <code>".
+// Spread calls method n times and counts the answers. Failed calls count
+// under "error: <message>".
 func Spread(ctx context.Context, cc grpc.ClientConnInterface, method string, n int) map[string]int {
 	out := map[string]int{}
 	for range n {
@@ -100,8 +98,7 @@ func Spread(ctx context.Context, cc grpc.ClientConnInterface, method string, n i
 			out["error: "+err.Error()]++
 			continue
 		}
-		name, _, _ := strings.Cut(got, ":")
-		out[name]++
+		out[got]++
 	}
 	return out
 }
