@@ -33,7 +33,8 @@ func serveCmd() *cobra.Command {
 		Long: `Watch the configured registries and serve every Dubbo service over xDS.
 
 Configuration comes from --config (YAML), then DUBBOMESH_* environment
-variables, then flags; later ones win. See docs/configuration.md.`,
+variables, then flags; later ones win. See the Configuration section of
+README.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd, path, flags)

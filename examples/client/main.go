@@ -17,6 +17,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	_ "google.golang.org/grpc/xds" // registers the xds:/// resolver
@@ -29,16 +30,27 @@ func main() {
 		sidecar = flag.String("sidecar", "", "call through the Envoy sidecar listening here (host:port) instead of proxyless xDS")
 		calls   = flag.Int("n", 10, "number of calls")
 		name    = flag.String("name", "dubbomesh", "argument of each call")
+		version = flag.String("version", "", "Dubbo service version to call (sent as tri-service-version)")
+		group   = flag.String("group", "", "Dubbo service group to call (sent as tri-service-group)")
 		wait    = flag.Duration("wait", 30*time.Second, "how long to retry the first call while the mesh converges")
 	)
 	flag.Parse()
-	if err := run(*host, *method, *sidecar, *name, *calls, *wait); err != nil {
+	ctx := context.Background()
+	// Triple names the Dubbo version and group in these headers; a versioned
+	// provider answers only calls that carry them.
+	if *version != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "tri-service-version", *version)
+	}
+	if *group != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "tri-service-group", *group)
+	}
+	if err := run(ctx, *host, *method, *sidecar, *name, *calls, *wait); err != nil {
 		fmt.Fprintln(os.Stderr, "client:", err)
 		os.Exit(1)
 	}
 }
 
-func run(host, method, sidecar, arg string, calls int, wait time.Duration) error {
+func run(ctx context.Context, host, method, sidecar, arg string, calls int, wait time.Duration) error {
 	target, opts := "xds:///"+host, []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	via := "proxyless xDS"
 	if sidecar != "" {
@@ -61,10 +73,10 @@ func run(host, method, sidecar, arg string, calls int, wait time.Duration) error
 	}
 	// The first call may race the mesh converging: retry it for a while.
 	deadline := time.Now().Add(wait)
-	first, err := call(context.Background())
+	first, err := call(ctx)
 	for err != nil && time.Now().Before(deadline) {
 		time.Sleep(500 * time.Millisecond)
-		first, err = call(context.Background())
+		first, err = call(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("calling %s via %s: %w", host, via, err)
@@ -75,7 +87,7 @@ func run(host, method, sidecar, arg string, calls int, wait time.Duration) error
 	for i := range calls {
 		reply := first
 		if i > 0 {
-			reply, err = call(context.Background())
+			reply, err = call(ctx)
 		}
 		if err != nil {
 			failed++

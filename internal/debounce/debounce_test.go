@@ -80,8 +80,28 @@ func start(t *testing.T, quiet, ceiling time.Duration) *harness {
 	return h
 }
 
-// signal sends one change and waits until Run has taken it.
-func (h *harness) signal() { h.in <- struct{}{} }
+// signal sends one change and waits until Run has taken it and started the
+// timers it starts for it (two for the first signal of a burst, one after).
+func (h *harness) signal(t *testing.T, timers int) {
+	t.Helper()
+	h.clock.mu.Lock()
+	want := len(h.clock.timers) + timers
+	h.clock.mu.Unlock()
+	h.in <- struct{}{}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		h.clock.mu.Lock()
+		n := len(h.clock.timers)
+		h.clock.mu.Unlock()
+		if n >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Run started %d timers, want %d", n, want)
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
 
 // advance moves the clock in small steps, letting Run observe each.
 func (h *harness) advance(d time.Duration) {
@@ -114,7 +134,7 @@ func (h *harness) expectNoPush(t *testing.T) {
 
 func TestLoneChangeWaitsOnlyTheQuietPeriod(t *testing.T) {
 	h := start(t, 10*time.Millisecond, 100*time.Millisecond)
-	h.signal()
+	h.signal(t, 2)
 	h.advance(9 * time.Millisecond)
 	h.expectNoPush(t)
 	h.advance(time.Millisecond)
@@ -125,12 +145,18 @@ func TestBurstIsCoalescedAndBoundedByCeiling(t *testing.T) {
 	h := start(t, 10*time.Millisecond, 50*time.Millisecond)
 	// A signal every 5 ms keeps the quiet timer from firing; the ceiling
 	// forces a push 50 ms after the first.
-	for range 12 {
-		h.signal()
+	for i := range 10 {
+		h.signal(t, map[bool]int{true: 2, false: 1}[i == 0])
 		h.advance(5 * time.Millisecond)
 	}
 	h.expectPush(t, 50*time.Millisecond)
+	// The next signal starts a new burst; without further signals it is
+	// pushed after the quiet period.
+	h.signal(t, 2)
+	h.advance(5 * time.Millisecond)
 	h.expectNoPush(t)
+	h.advance(5 * time.Millisecond)
+	h.expectPush(t, 60*time.Millisecond)
 }
 
 func TestConfigValidate(t *testing.T) {

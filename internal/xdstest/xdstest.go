@@ -120,7 +120,6 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 	}
 }
 
-
 // DialSidecar connects to a sidecar's outbound listener at addr with host as
 // :authority, the way an app sends a call for a mesh host to its sidecar.
 func DialSidecar(t testing.TB, addr, host string) *grpc.ClientConn {

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"dubbo.apache.org/dubbo-go/v3/common"
+	"dubbo.apache.org/dubbo-go/v3/common/constant"
+	"dubbo.apache.org/dubbo-go/v3/protocol/triple/triple_protocol"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// Interface names as written in greeter.proto ("package.Service"). They are the
+// Dubbo interface names too, so they appear as ZooKeeper paths and as the gRPC
+// path prefix ("/dubbomesh.examples.greeter.Greeter/Greet").
+const (
+	GreeterInterface = "dubbomesh.examples.greeter.Greeter"
+	EchoInterface    = "dubbomesh.examples.greeter.Echo"
+)
+
+// GreeterHandler is the server side of service Greeter in greeter.proto.
+type GreeterHandler interface {
+	Greet(ctx context.Context, req *wrapperspb.StringValue) (*wrapperspb.StringValue, error)
+}
+
+// EchoHandler is the server side of service Echo in greeter.proto.
+type EchoHandler interface {
+	Echo(ctx context.Context, req *wrapperspb.StringValue) (*wrapperspb.StringValue, error)
+}
+
+// greeterServiceInfo describes Greeter to dubbo-go the way protoc-gen-triple
+// would, written by hand so that the example needs no code generator.
+var greeterServiceInfo = common.ServiceInfo{
+	InterfaceName: GreeterInterface,
+	ServiceType:   (*GreeterHandler)(nil),
+	Methods: []common.MethodInfo{{
+		Name:        "Greet",
+		Type:        constant.CallUnary,
+		ReqInitFunc: func() any { return new(wrapperspb.StringValue) },
+		MethodFunc: func(ctx context.Context, args []any, handler any) (any, error) {
+			req, ok := args[0].(*wrapperspb.StringValue)
+			if !ok {
+				return nil, fmt.Errorf("greeter: Greet: unexpected request type %T", args[0])
+			}
+			res, err := handler.(GreeterHandler).Greet(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			return triple_protocol.NewResponse(res), nil
+		},
+	}},
+}
+
+// echoServiceInfo describes Echo, see greeterServiceInfo.
+var echoServiceInfo = common.ServiceInfo{
+	InterfaceName: EchoInterface,
+	ServiceType:   (*EchoHandler)(nil),
+	Methods: []common.MethodInfo{{
+		Name:        "Echo",
+		Type:        constant.CallUnary,
+		ReqInitFunc: func() any { return new(wrapperspb.StringValue) },
+		MethodFunc: func(ctx context.Context, args []any, handler any) (any, error) {
+			req, ok := args[0].(*wrapperspb.StringValue)
+			if !ok {
+				return nil, fmt.Errorf("greeter: Echo: unexpected request type %T", args[0])
+			}
+			res, err := handler.(EchoHandler).Echo(ctx, req)
+			if err != nil {
+				return nil, err
+			}
+			return triple_protocol.NewResponse(res), nil
+		},
+	}},
+}
+
+// GreeterService implements GreeterHandler. Its reply names the instance that
+// answered, so tests can tell providers apart.
+type GreeterService struct {
+	app     string
+	port    int
+	version string
+}
+
+var _ GreeterHandler = (*GreeterService)(nil)
+
+func (g *GreeterService) Greet(_ context.Context, req *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+	return wrapperspb.String(fmt.Sprintf("hello %s from %s@%d v%s", req.GetValue(), g.app, g.port, g.version)), nil
+}
+
+// EchoService implements EchoHandler.
+type EchoService struct{}
+
+var _ EchoHandler = EchoService{}
+
+func (EchoService) Echo(_ context.Context, req *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+	return wrapperspb.String(req.GetValue()), nil
+}

@@ -1,0 +1,204 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	providerPackage = "github.com/dubbomesh/dubbomesh/examples/provider"
+	providerReady   = 90 * time.Second
+	// providerReadyLine starts the one line examples/provider prints once it
+	// is registered and serving.
+	providerReadyLine = "provider ready "
+)
+
+// ProviderConfig configures one examples/provider process.
+type ProviderConfig struct {
+	Registry    string // registry URL, e.g. "zookeeper://127.0.0.1:2181" (required)
+	Application string // Dubbo application name; default "greeter-provider"
+	Port        int    // Triple port; 0 = FreePort
+	// Register is "application" (the default, as dubbo-go v3.3's),
+	// "interface" or "all" (both).
+	Register string
+	Version  string // service version; empty = none
+	Group    string // service group; empty = none
+	Weight   int    // service weight; 0 = not set
+	Metadata string // "local" (default, MetadataService) or "remote" (metadata report)
+}
+
+// Provider is a running examples/provider: a real Dubbo-Go Triple provider
+// serving dubbomesh.examples.greeter.Greeter and .Echo. Its methods must be
+// called from the test goroutine.
+type Provider struct {
+	cfg  ProviderConfig
+	proc *process
+}
+
+var providerBinary once[string]
+
+// buildProvider builds examples/provider once per test binary, or returns
+// DUBBOMESH_PROVIDER.
+func buildProvider() (string, error) {
+	return providerBinary.do(func() (string, error) {
+		if p := os.Getenv(EnvProvider); p != "" {
+			return p, nil
+		}
+		_, file, _, ok := runtime.Caller(0)
+		if !ok {
+			return "", errors.New("cannot locate the module source")
+		}
+		moduleDir := filepath.Join(filepath.Dir(file), "..", "..")
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			return "", fmt.Errorf("go is not in PATH to build %s (or set %s): %w", providerPackage, EnvProvider, err)
+		}
+		// Build into the user's cache, not the test's temporary directory:
+		// later tests of this binary reuse it. Several test binaries may
+		// build at once, so each writes its own file and renames it.
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			cache = os.TempDir()
+		}
+		dir := filepath.Join(cache, "dubbomesh", "testbin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		bin := filepath.Join(dir, "provider")
+		tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+		cmd := exec.Command(goBin, "build", "-o", tmp, providerPackage)
+		cmd.Dir = moduleDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("go build %s: %w\n%s", providerPackage, err, out)
+		}
+		if err := os.Rename(tmp, bin); err != nil {
+			return "", err
+		}
+		return bin, nil
+	})
+}
+
+// StartProvider runs examples/provider with cfg as a child process with
+// DUBBO_IP_TO_REGISTRY=127.0.0.1, waits until it is registered and its
+// Triple port accepts connections, and stops it (SIGTERM, then SIGKILL) when
+// the test ends. The provider is built once per test binary.
+func StartProvider(t testing.TB, cfg ProviderConfig) *Provider {
+	t.Helper()
+	if cfg.Registry == "" {
+		t.Fatal("testenv: ProviderConfig.Registry is required")
+	}
+	if cfg.Application == "" {
+		cfg.Application = "greeter-provider"
+	}
+	if cfg.Register == "" {
+		cfg.Register = "application"
+	}
+	if cfg.Metadata == "" {
+		cfg.Metadata = "local"
+	}
+	bin, err := buildProvider()
+	if err != nil {
+		t.Fatalf("testenv: build provider: %v", err)
+	}
+	p := &Provider{cfg: cfg}
+	logOnFailure(t, func() *process { return p.proc })
+	t.Cleanup(func() {
+		if p.proc != nil {
+			_ = p.proc.stop(syscall.SIGTERM, 30*time.Second)
+		}
+	})
+	dir := t.TempDir()
+	pickPort := cfg.Port == 0
+	for attempt := 1; ; attempt++ {
+		if pickPort {
+			p.cfg.Port = FreePort(t)
+		}
+		err := p.start(bin, filepath.Join(dir, fmt.Sprintf("provider-%d.log", attempt)))
+		if err == nil {
+			return p
+		}
+		if !pickPort || attempt == 3 || !errors.Is(err, errExited) {
+			t.Fatalf("testenv: provider %s: %v", p.cfg.Application, err)
+		}
+		t.Logf("testenv: provider on port %d: %v; retrying", p.cfg.Port, err)
+	}
+}
+
+func (p *Provider) start(bin, logPath string) error {
+	c := p.cfg
+	args := []string{bin,
+		"-registry", c.Registry,
+		"-app", c.Application,
+		"-port", strconv.Itoa(c.Port),
+		"-register", c.Register,
+		"-version", c.Version,
+		"-group", c.Group,
+		"-weight", strconv.Itoa(c.Weight),
+		"-metadata", c.Metadata,
+	}
+	proc, err := startProcess("provider "+c.Application, logPath,
+		[]string{"DUBBO_IP_TO_REGISTRY=127.0.0.1"}, args...)
+	if err != nil {
+		return err
+	}
+	p.proc = proc
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
+	err = poll(proc, providerReady, 50*time.Millisecond, func(ctx context.Context) error {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), providerReadyLine) {
+			return errors.New("no ready line yet")
+		}
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	})
+	if err != nil {
+		_ = proc.stop(syscall.SIGKILL, 10*time.Second)
+		return fmt.Errorf("%w\n%s", err, proc.logTail(4<<10))
+	}
+	return nil
+}
+
+// Port returns the provider's Triple port on 127.0.0.1.
+func (p *Provider) Port() int {
+	return p.cfg.Port
+}
+
+// Stop shuts the provider down gracefully with SIGTERM (dubbo-go deregisters
+// it from the registry) and waits until it has exited.
+func (p *Provider) Stop(t testing.TB) {
+	t.Helper()
+	if p.proc.exited() {
+		t.Fatalf("testenv: provider %s is not running", p.cfg.Application)
+	}
+	if err := p.proc.stop(syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Errorf("testenv: provider %s: %v", p.cfg.Application, err)
+	}
+}
+
+// Kill kills the provider with SIGKILL, as a crash would: nothing is
+// deregistered, its registry session just stops.
+func (p *Provider) Kill(t testing.TB) {
+	t.Helper()
+	if p.proc.exited() {
+		t.Fatalf("testenv: provider %s is not running", p.cfg.Application)
+	}
+	_ = p.proc.stop(syscall.SIGKILL, 10*time.Second)
+}

@@ -1,0 +1,26 @@
+// Package zookeeper is a registry.Source that watches a ZooKeeper ensemble
+// for Dubbo providers and reports them as dubbomesh services.
+//
+// It reads both registration styles Dubbo uses in ZooKeeper:
+//
+//   - Interface level: /{root}/{interface}/providers/{url-encoded Dubbo URL}.
+//     Each child is one provider URL; it becomes one Endpoint of the service
+//     named after the interface.
+//   - Application level (Dubbo 3, the default of dubbo-go v3.3):
+//     /services/{application}/{ip:port} holds a Curator service instance
+//     (JSON) whose metadata names a metadata revision. The interfaces an
+//     application serves are resolved once per (application, revision): from
+//     the instance's MetadataService over RPC for the "local" storage type,
+//     from the metadata report node /{root}/{application}/{revision} for the
+//     "remote" storage type. Every interface found there becomes a service of
+//     its own; an application whose metadata cannot be resolved is reported as
+//     a KindApplication service until a later retry succeeds.
+//
+// A provider registered both ways is reported once per service (endpoints
+// collapse on Endpoint.ID, interface-level parameters win).
+//
+// The Watcher uses ZooKeeper watches, never polling. It keeps its last-known
+// state while disconnected and, after a reconnect or a new session, re-lists
+// the whole tree and reports only the services that really changed, so a
+// ZooKeeper restart never removes a provider that is still registered.
+package zookeeper

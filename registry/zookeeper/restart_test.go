@@ -1,0 +1,115 @@
+package zookeeper
+
+import (
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+// TestWatcherSurvivesZooKeeperRestart kills ZooKeeper mid-run and starts it
+// again on the same port and data: no endpoint that stayed registered may
+// be reported gone, and a provider that died during the outage is removed
+// once ZooKeeper expires its session.
+func TestWatcherSurvivesZooKeeperRestart(t *testing.T) {
+	zkSrv := testenv.StartZooKeeper(t)
+	stay := connect(t, zkSrv.Addr(), 30*time.Second) // providers that live through the outage
+	leave := connect(t, zkSrv.Addr(), 4*time.Second) // a provider that dies during it
+
+	register(t, stay, "dubbo", "org.Foo", "tri://127.0.0.1:20000/org.Foo?application=a")
+	register(t, leave, "dubbo", "org.Foo", "tri://127.0.0.1:20001/org.Foo?application=b")
+	register(t, stay, "dubbo", "org.Bar", "dubbo://127.0.0.1:20002/org.Bar?application=a")
+	registerInstance(t, stay, "shop", "127.0.0.1:30000", instanceJSON("shop", "127.0.0.1", 30000, "r1", "local"))
+
+	meta := newFakeMetadata()
+	w, reg := newTestWatcher(t, Config{Name: "zk", Servers: []string{zkSrv.Addr()}, SessionTimeout: 10 * time.Second})
+	w.fetchRPC = meta.fetch
+	rec := runWatcher(t, w)
+
+	foo, bar, shop := ifaceKey("org.Foo"), ifaceKey("org.Bar"), ifaceKey("org.shop")
+	rec.waitService(t, foo, "127.0.0.1:20000/tri", "127.0.0.1:20001/tri")
+	rec.waitService(t, bar, "127.0.0.1:20002/dubbo")
+	rec.waitService(t, shop, "127.0.0.1:30000/tri")
+	_, mark := rec.updates(0)
+
+	zkSrv.Stop(t)
+	waitMetric(t, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "zk")
+	leave.Close() // cannot reach the server: its session expires after the restart
+	zkSrv.Start(t)
+
+	waitMetric(t, reg, func(v float64) bool { return v >= 2 }, "dubbomesh_registry_resyncs_total", "source", "zk")
+	rec.waitService(t, foo, "127.0.0.1:20000/tri")
+
+	ups, _ := rec.updates(mark)
+	for _, u := range ups {
+		if u.Key != foo || !slices.Equal(addrs(u), []string{"127.0.0.1:20000/tri"}) {
+			t.Errorf("update during the restart: %v %v; want only %v without 127.0.0.1:20001", u.Key, addrs(u), foo)
+		}
+	}
+	if n := meta.count("shop", "r1"); n != 1 {
+		t.Errorf("metadata fetched %d times across the restart, want once (cached)", n)
+	}
+	if v := metricValue(t, reg, "dubbomesh_registry_connected", "source", "zk"); v != 1 {
+		t.Errorf("connected = %v after the restart, want 1", v)
+	}
+
+	// The watches work again after the restart.
+	register(t, stay, "dubbo", "org.Bar", "tri://127.0.0.1:20003/org.Bar?application=a")
+	rec.waitService(t, bar, "127.0.0.1:20002/dubbo", "127.0.0.1:20003/tri")
+	state := map[registry.ServiceKey]int{}
+	rec.waitFor(t, "final state", func(s map[registry.ServiceKey]registry.Service, _ bool) bool {
+		for k, v := range s {
+			state[k] = len(v.Endpoints)
+		}
+		return true
+	})
+	if want := (map[registry.ServiceKey]int{foo: 1, bar: 2, shop: 1}); !maps.Equal(state, want) {
+		t.Errorf("final endpoint counts %v, want %v", state, want)
+	}
+}
+
+// TestWatcherSessionExpiry cuts the watcher off from a running ZooKeeper
+// until its session expires: it keeps its state while cut off, and after a
+// new session reports only what really changed meanwhile.
+func TestWatcherSessionExpiry(t *testing.T) {
+	zkSrv := testenv.StartZooKeeper(t)
+	px := startProxy(t, zkSrv.Addr())
+	conn := connect(t, zkSrv.Addr(), 30*time.Second)
+	register(t, conn, "dubbo", "org.Foo", "tri://127.0.0.1:20000/org.Foo")
+	gone := register(t, conn, "dubbo", "org.Foo", "tri://127.0.0.1:20001/org.Foo")
+	register(t, conn, "dubbo", "org.Bar", "tri://127.0.0.1:20002/org.Bar")
+
+	rec, reg := startWatcher(t, Config{Name: "zk", Servers: []string{px.Addr()}, SessionTimeout: 4 * time.Second})
+	foo, bar := ifaceKey("org.Foo"), ifaceKey("org.Bar")
+	rec.waitService(t, foo, "127.0.0.1:20000/tri", "127.0.0.1:20001/tri")
+	rec.waitService(t, bar, "127.0.0.1:20002/tri")
+	_, mark := rec.updates(0)
+
+	px.setCut(true)
+	waitMetric(t, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "zk")
+	remove(t, conn, gone) // missed by the cut-off watcher
+	register(t, conn, "dubbo", "org.Baz", "tri://127.0.0.1:20003/org.Baz")
+	time.Sleep(8 * time.Second) // > session timeout: the server expires the session
+	if ups, _ := rec.updates(mark); len(ups) != 0 {
+		t.Fatalf("updates while disconnected: %v, want none", ups)
+	}
+	px.setCut(false)
+
+	rec.waitService(t, foo, "127.0.0.1:20000/tri")
+	rec.waitService(t, ifaceKey("org.Baz"), "127.0.0.1:20003/tri")
+	if n := metricValue(t, reg, "dubbomesh_registry_sessions_total", "source", "zk"); n < 2 {
+		t.Errorf("sessions = %v, want a new session after the expiry", n)
+	}
+	ups, _ := rec.updates(mark)
+	for _, u := range ups {
+		if u.Key == bar || u.Key == foo && !slices.Equal(addrs(u), []string{"127.0.0.1:20000/tri"}) {
+			t.Errorf("update after the expiry: %v %v; want 127.0.0.1:20000 kept and org.Bar untouched", u.Key, addrs(u))
+		}
+	}
+	// Watches were re-armed in the new session.
+	register(t, conn, "dubbo", "org.Bar", "tri://127.0.0.1:20004/org.Bar")
+	rec.waitService(t, bar, "127.0.0.1:20002/tri", "127.0.0.1:20004/tri")
+}

@@ -1,0 +1,529 @@
+package zookeeper
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+// Children of the registry root that are not interfaces.
+var pseudoInterfaces = map[string]bool{"mapping": true, "metadata": true, "config": true}
+
+// providerNode is one child of /{root}/{iface}/providers, parsed once.
+type providerNode struct {
+	ep registry.Endpoint
+	ok bool // false: skipped (malformed, consumer, disabled)
+}
+
+// instEntry is one child of /services/{app}.
+type instEntry struct {
+	data []byte
+	in   *instance // nil: malformed or not read yet
+	// prevRev is the resolved revision the instance had before a change of
+	// revision; its services are reported until the new one is resolved,
+	// so a redeployment does not flap the endpoints.
+	prevRev string
+}
+
+type metaState uint8
+
+const (
+	metaPending metaState = iota // first fetch not finished
+	metaResolved
+	metaFailed
+)
+
+type metaEntry struct {
+	state     metaState
+	services  []serviceInfo
+	inflight  bool
+	attempts  int
+	nextRetry time.Time
+	// unusedSince is when the last instance of the revision went away
+	// (zero while in use). Instances re-register by delete and create, and
+	// come back after restarts: the entry is kept for metadataTTL.
+	unusedSince time.Time
+}
+
+// metadataTTL is how long the metadata of a revision no instance uses is
+// kept.
+const metadataTTL = 10 * time.Minute
+
+// run is the state of one Run call. Only the loop goroutine touches it,
+// except wg, events and fetchSlots.
+type run struct {
+	w       *Watcher
+	conn    *zk.Conn
+	tracker *connTracker
+	sink    registry.Sink
+
+	wg          sync.WaitGroup
+	events      chan any // watchFired | metaResult
+	fetchSlots  chan struct{}
+	resyncTimer *time.Timer
+	metaTimer   *time.Timer
+
+	armed map[watchKey]bool
+
+	ifaces map[string]map[string]providerNode // iface → node name → node
+	apps   map[string]map[string]*instEntry   // app → instance id → entry
+	meta   map[metaKey]*metaEntry
+
+	// contrib is what each application contributes to each service;
+	// keyApps indexes it by service.
+	contrib map[string]map[registry.ServiceKey][]registry.Endpoint
+	keyApps map[registry.ServiceKey]map[string]struct{}
+
+	sent      map[registry.ServiceKey]registry.Service
+	dirty     map[registry.ServiceKey]struct{}
+	dirtyApps map[string]struct{}
+
+	listedGen      uint64 // session generation last listed completely (0: none)
+	synced         bool
+	initialFetches map[metaKey]struct{} // first fetches that gate Synced
+}
+
+func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run {
+	stopped := func() *time.Timer {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+		return t
+	}
+	return &run{
+		w: w, conn: conn, tracker: tr, sink: sink,
+		events:         make(chan any, 256),
+		fetchSlots:     make(chan struct{}, maxConcurrentFetches),
+		resyncTimer:    stopped(),
+		metaTimer:      stopped(),
+		armed:          map[watchKey]bool{},
+		ifaces:         map[string]map[string]providerNode{},
+		apps:           map[string]map[string]*instEntry{},
+		meta:           map[metaKey]*metaEntry{},
+		contrib:        map[string]map[registry.ServiceKey][]registry.Endpoint{},
+		keyApps:        map[registry.ServiceKey]map[string]struct{}{},
+		sent:           map[registry.ServiceKey]registry.Service{},
+		dirty:          map[registry.ServiceKey]struct{}{},
+		dirtyApps:      map[string]struct{}{},
+		initialFetches: map[metaKey]struct{}{},
+	}
+}
+
+func (r *run) rootPath() string { return "/" + r.w.cfg.Root }
+
+func ifaceKey(iface string) registry.ServiceKey {
+	return registry.ServiceKey{Kind: registry.KindInterface, Name: iface}
+}
+
+// readRoot lists the interfaces; full re-reads the providers of known ones.
+func (r *run) readRoot(ctx context.Context, full bool) error {
+	kids, _, err := r.children(ctx, target{kind: targetRoot}, r.rootPath())
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(kids))
+	for _, iface := range kids {
+		if pseudoInterfaces[iface] {
+			continue
+		}
+		seen[iface] = true
+		_, known := r.ifaces[iface]
+		if known && !full {
+			continue
+		}
+		if !known {
+			r.ifaces[iface] = map[string]providerNode{}
+		}
+		if err := r.readProviders(ctx, iface); err != nil {
+			return err
+		}
+	}
+	for iface, nodes := range r.ifaces {
+		if !seen[iface] {
+			delete(r.ifaces, iface)
+			if len(nodes) > 0 {
+				r.dirty[ifaceKey(iface)] = struct{}{}
+			}
+		}
+	}
+	return nil
+}
+
+// readProviders lists /{root}/{iface}/providers.
+func (r *run) readProviders(ctx context.Context, iface string) error {
+	p := path.Join(r.rootPath(), iface, "providers")
+	kids, _, err := r.children(ctx, target{kind: targetProviders, iface: iface}, p)
+	if err != nil {
+		return err
+	}
+	old := r.ifaces[iface]
+	nodes := make(map[string]providerNode, len(kids))
+	for _, name := range kids {
+		if n, ok := old[name]; ok {
+			nodes[name] = n
+			continue
+		}
+		ep, err := parseProviderNode(iface, name)
+		if err != nil {
+			r.skipped(err, "interface", iface, "node", name)
+			nodes[name] = providerNode{}
+			continue
+		}
+		nodes[name] = providerNode{ep: ep, ok: true}
+	}
+	if !maps.EqualFunc(old, nodes, func(a, b providerNode) bool { return a.ok == b.ok }) {
+		r.dirty[ifaceKey(iface)] = struct{}{}
+	}
+	r.ifaces[iface] = nodes
+	return nil
+}
+
+// skipped logs and counts a node that is not turned into endpoints.
+func (r *run) skipped(err error, attrs ...any) {
+	reason := skipReason(err)
+	r.w.metrics.skipped.WithLabelValues(reason).Inc()
+	attrs = append(attrs, "reason", reason, "error", err)
+	if reason == reasonConsumer || reason == reasonDisabled {
+		r.w.log.Debug("registry node skipped", attrs...)
+		return
+	}
+	r.w.log.Warn("registry node skipped", attrs...)
+}
+
+// readApps lists the applications under /services.
+func (r *run) readApps(ctx context.Context, full bool) error {
+	kids, _, err := r.children(ctx, target{kind: targetApps}, servicesRoot)
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(kids))
+	for _, app := range kids {
+		seen[app] = true
+		_, known := r.apps[app]
+		if known && !full {
+			continue
+		}
+		if !known {
+			r.apps[app] = map[string]*instEntry{}
+		}
+		if err := r.readApp(ctx, app, full); err != nil {
+			return err
+		}
+	}
+	for app := range r.apps {
+		if !seen[app] {
+			delete(r.apps, app)
+			r.dirtyApps[app] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// readApp lists the instances of app; full re-reads known ones.
+func (r *run) readApp(ctx context.Context, app string, full bool) error {
+	kids, _, err := r.children(ctx, target{kind: targetApp, app: app}, path.Join(servicesRoot, app))
+	if err != nil {
+		return err
+	}
+	insts := r.apps[app]
+	seen := make(map[string]bool, len(kids))
+	for _, id := range kids {
+		seen[id] = true
+		_, known := insts[id]
+		if known && !full {
+			continue
+		}
+		if !known {
+			insts[id] = &instEntry{}
+		}
+		if err := r.readInstance(ctx, app, id); err != nil {
+			return err
+		}
+	}
+	for id := range insts {
+		if !seen[id] {
+			delete(insts, id)
+			r.dirtyApps[app] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// readInstance reads /services/{app}/{id}.
+func (r *run) readInstance(ctx context.Context, app, id string) error {
+	b, exists, err := r.data(ctx, target{kind: targetInstance, app: app, id: id}, path.Join(servicesRoot, app, id))
+	if err != nil {
+		return err
+	}
+	insts := r.apps[app]
+	e := insts[id]
+	if !exists {
+		delete(insts, id)
+		r.dirtyApps[app] = struct{}{}
+		return nil
+	}
+	if e.data != nil && bytes.Equal(e.data, b) {
+		return nil
+	}
+	e.data = b
+	r.dirtyApps[app] = struct{}{}
+	in, err := parseInstance(app, id, b)
+	if err != nil {
+		r.skipped(err, "app", app, "instance", id)
+		e.in, e.prevRev = nil, ""
+		return nil
+	}
+	if e.in != nil && e.in.Revision() != in.Revision() {
+		if m := r.meta[metaKey{app, e.in.Revision()}]; m != nil && m.state == metaResolved {
+			e.prevRev = e.in.Revision()
+		}
+	}
+	e.in = in
+	r.ensureMetadata(ctx, in)
+	return nil
+}
+
+// ensureMetadata starts resolving the metadata of in's revision unless it
+// is cached or on its way.
+func (r *run) ensureMetadata(ctx context.Context, in *instance) {
+	rev := in.Revision()
+	if rev == "" {
+		return // nothing to resolve: reported at application level
+	}
+	key := metaKey{in.App, rev}
+	if _, ok := r.meta[key]; ok {
+		return
+	}
+	now := time.Now()
+	for k, e := range r.meta {
+		if !e.unusedSince.IsZero() && now.Sub(e.unusedSince) > metadataTTL {
+			delete(r.meta, k)
+			delete(r.initialFetches, k)
+		}
+	}
+	e := &metaEntry{}
+	r.meta[key] = e
+	r.w.metrics.metadataCache.Set(float64(len(r.meta)))
+	r.startFetch(ctx, key, e, in)
+}
+
+func (r *run) onMetadata(res metaResult) {
+	delete(r.initialFetches, res.key)
+	e := r.meta[res.key]
+	if e == nil {
+		return // no instance needs it any more
+	}
+	e.inflight = false
+	e.attempts++
+	r.dirtyApps[res.key.App] = struct{}{}
+	if res.err == nil {
+		e.state, e.services = metaResolved, res.services
+		r.w.metrics.fetches.WithLabelValues(res.storage, "ok").Inc()
+		r.w.log.Debug("application metadata resolved", "app", res.key.App, "revision", res.key.Revision,
+			"services", len(res.services))
+		return
+	}
+	result := "error"
+	if errors.Is(res.err, context.DeadlineExceeded) {
+		result = "timeout"
+	}
+	r.w.metrics.fetches.WithLabelValues(res.storage, result).Inc()
+	e.state = metaFailed
+	wait := r.w.retry.delay(e.attempts)
+	e.nextRetry = time.Now().Add(wait)
+	r.w.log.Warn("application metadata unavailable; reporting the instances at application level",
+		"app", res.key.App, "revision", res.key.Revision, "attempt", e.attempts, "retry_in", wait, "error", res.err)
+	r.armMetaTimer()
+}
+
+// armMetaTimer sets the retry timer to the earliest pending retry.
+func (r *run) armMetaTimer() {
+	var next time.Time
+	for _, e := range r.meta {
+		if e.state == metaFailed && !e.inflight && (next.IsZero() || e.nextRetry.Before(next)) {
+			next = e.nextRetry
+		}
+	}
+	if next.IsZero() {
+		r.metaTimer.Stop()
+		return
+	}
+	r.metaTimer.Reset(max(time.Until(next), 0))
+}
+
+// retryMetadata retries the failed fetches that are due, asking another
+// instance of the revision each time.
+func (r *run) retryMetadata(ctx context.Context) {
+	now := time.Now()
+	for key, e := range r.meta {
+		if e.state != metaFailed || e.inflight || e.nextRetry.After(now) {
+			continue
+		}
+		var candidates []*instance
+		for _, ie := range r.apps[key.App] {
+			if ie.in != nil && ie.in.Revision() == key.Revision {
+				candidates = append(candidates, ie.in)
+			}
+		}
+		if len(candidates) == 0 {
+			// Unused for now: look again later.
+			e.nextRetry = now.Add(r.w.retry.delay(e.attempts))
+			continue
+		}
+		slices.SortFunc(candidates, func(a, b *instance) int { return strings.Compare(a.ID, b.ID) })
+		r.startFetch(ctx, key, e, candidates[e.attempts%len(candidates)])
+	}
+	r.w.metrics.metadataCache.Set(float64(len(r.meta)))
+	r.armMetaTimer()
+}
+
+// recomputeApp rebuilds what app contributes to each service and marks the
+// services it touched (before or after) dirty.
+func (r *run) recomputeApp(app string) {
+	next := map[registry.ServiceKey][]registry.Endpoint{}
+	used := map[string]bool{}
+	insts := r.apps[app]
+	for _, id := range slices.Sorted(maps.Keys(insts)) {
+		ie := insts[id]
+		in := ie.in
+		if in == nil {
+			continue
+		}
+		rev := in.Revision()
+		used[rev] = true
+		e := r.meta[metaKey{app, rev}]
+		if (e == nil || e.state == metaPending) && ie.prevRev != "" {
+			if pe := r.meta[metaKey{app, ie.prevRev}]; pe != nil && pe.state == metaResolved {
+				used[ie.prevRev] = true
+				e = pe
+			}
+		} else {
+			ie.prevRev = ""
+		}
+		switch {
+		case rev == "" || e != nil && e.state == metaFailed:
+			k := registry.ServiceKey{Kind: registry.KindApplication, Name: app}
+			next[k] = append(next[k], in.applicationEndpoints()...)
+		case e != nil && e.state == metaResolved:
+			for i := range e.services {
+				k := ifaceKey(e.services[i].Name)
+				next[k] = append(next[k], in.interfaceEndpoints(&e.services[i])...)
+			}
+		}
+		// Pending: reported once the first fetch has finished.
+	}
+	// Forget metadata no instance has used for a while.
+	now := time.Now()
+	for key, e := range r.meta {
+		switch {
+		case key.App != app:
+		case used[key.Revision]:
+			e.unusedSince = time.Time{}
+		case e.unusedSince.IsZero():
+			e.unusedSince = now
+		case now.Sub(e.unusedSince) > metadataTTL:
+			delete(r.meta, key)
+			delete(r.initialFetches, key)
+		}
+	}
+	r.w.metrics.metadataCache.Set(float64(len(r.meta)))
+
+	for k := range r.contrib[app] {
+		r.dirty[k] = struct{}{}
+		if _, still := next[k]; !still {
+			delete(r.keyApps[k], app)
+			if len(r.keyApps[k]) == 0 {
+				delete(r.keyApps, k)
+			}
+		}
+	}
+	for k := range next {
+		r.dirty[k] = struct{}{}
+		if r.keyApps[k] == nil {
+			r.keyApps[k] = map[string]struct{}{}
+		}
+		r.keyApps[k][app] = struct{}{}
+	}
+	if len(next) == 0 {
+		delete(r.contrib, app)
+	} else {
+		r.contrib[app] = next
+	}
+}
+
+// build assembles the full state of one service: interface-level providers
+// first, then what applications contribute, collapsed on Endpoint.ID (the
+// first one wins, so interface-level parameters are preferred).
+func (r *run) build(k registry.ServiceKey) registry.Service {
+	svc := registry.Service{Key: k}
+	seen := map[registry.EndpointID]bool{}
+	add := func(ep registry.Endpoint) {
+		if id := ep.ID(); !seen[id] {
+			seen[id] = true
+			ep.Params = maps.Clone(ep.Params)
+			svc.Endpoints = append(svc.Endpoints, ep)
+		}
+	}
+	if k.Kind == registry.KindInterface {
+		nodes := r.ifaces[k.Name]
+		for _, name := range slices.Sorted(maps.Keys(nodes)) {
+			if n := nodes[name]; n.ok {
+				add(n.ep)
+			}
+		}
+	}
+	for _, app := range slices.Sorted(maps.Keys(r.keyApps[k])) {
+		for _, ep := range r.contrib[app][k] {
+			add(ep)
+		}
+	}
+	svc.Sort()
+	return svc
+}
+
+// flush reports the services that changed. It says nothing until the
+// registry has been listed completely in the current session (so a
+// disconnect never reports a partial view) and, before the first Synced,
+// until every metadata fetch of the first listing has been attempted.
+func (r *run) flush() {
+	for app := range r.dirtyApps {
+		r.recomputeApp(app)
+		delete(r.dirtyApps, app)
+	}
+	if st, gen := r.tracker.current(); st != zk.StateHasSession || gen != r.listedGen {
+		return
+	}
+	if !r.synced && len(r.initialFetches) > 0 {
+		return
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(r.dirty), registry.ServiceKey.Compare) {
+		delete(r.dirty, k)
+		svc := r.build(k)
+		prev, had := r.sent[k]
+		if had && prev.Equal(&svc) || !had && len(svc.Endpoints) == 0 {
+			continue
+		}
+		if len(svc.Endpoints) == 0 {
+			delete(r.sent, k)
+		} else {
+			r.sent[k] = svc.Clone()
+		}
+		r.w.metrics.updates.Inc()
+		r.w.log.Debug("service update", "service", k.String(), "endpoints", len(svc.Endpoints))
+		r.sink.Update(r.w.cfg.Name, svc)
+	}
+	if !r.synced {
+		r.synced = true
+		r.w.log.Info("registry synced", "services", len(r.sent))
+		r.sink.Synced(r.w.cfg.Name)
+	}
+}

