@@ -94,6 +94,7 @@ func (m *Merger) Update(source string, svc Service) {
 	}
 	m.metrics.updates.WithLabelValues(source).Inc()
 	per := m.state[svc.Key]
+	m.metrics.sourceEndpoints.WithLabelValues(source).Add(float64(len(svc.Endpoints) - len(per[source].Endpoints)))
 	if len(svc.Endpoints) == 0 {
 		if _, had := per[source]; !had {
 			return
@@ -219,9 +220,10 @@ func (m *Merger) Version() uint64 {
 }
 
 type mergeMetrics struct {
-	updates       *prometheus.CounterVec
-	endpoints     prometheus.Gauge
-	unknownSource prometheus.Counter
+	updates         *prometheus.CounterVec
+	sourceEndpoints *prometheus.GaugeVec
+	endpoints       prometheus.Gauge
+	unknownSource   prometheus.Counter
 }
 
 func newMergeMetrics() *mergeMetrics {
@@ -229,6 +231,10 @@ func newMergeMetrics() *mergeMetrics {
 		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dubbomesh_model_updates_total",
 			Help: "Service updates received from each registry source.",
+		}, []string{"source"}),
+		sourceEndpoints: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dubbomesh_model_source_endpoints",
+			Help: "Endpoints each registry source reports, before de-duplication across sources.",
 		}, []string{"source"}),
 		endpoints: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dubbomesh_model_endpoints",
@@ -242,5 +248,5 @@ func newMergeMetrics() *mergeMetrics {
 }
 
 func (mm *mergeMetrics) register(r prometheus.Registerer) {
-	r.MustRegister(mm.updates, mm.endpoints, mm.unknownSource)
+	r.MustRegister(mm.updates, mm.sourceEndpoints, mm.endpoints, mm.unknownSource)
 }

@@ -1,9 +1,12 @@
 package registry_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/dubbomesh/dubbomesh/registry"
 )
@@ -121,5 +124,25 @@ func BenchmarkMergerUpdate(b *testing.B) {
 		if i%100 == 0 {
 			m.Drain()
 		}
+	}
+}
+
+func TestMergerMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := registry.NewMerger([]string{"zk", "nacos"}, registry.WithMergeRegisterer(reg))
+	m.Update("zk", svc(ep("10.0.0.1", 1, 100), ep("10.0.0.2", 1, 100)))
+	m.Update("nacos", svc(ep("10.0.0.1", 1, 100)))
+	m.Update("zk", svc(ep("10.0.0.2", 1, 100)))
+	want := `
+# HELP dubbomesh_model_endpoints Endpoints in the merged model, after de-duplication across sources.
+# TYPE dubbomesh_model_endpoints gauge
+dubbomesh_model_endpoints 2
+# HELP dubbomesh_model_source_endpoints Endpoints each registry source reports, before de-duplication across sources.
+# TYPE dubbomesh_model_source_endpoints gauge
+dubbomesh_model_source_endpoints{source="nacos"} 1
+dubbomesh_model_source_endpoints{source="zk"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "dubbomesh_model_endpoints", "dubbomesh_model_source_endpoints"); err != nil {
+		t.Error(err)
 	}
 }

@@ -13,6 +13,9 @@ type BootstrapConfig struct {
 	Cluster    string // Envoy's service cluster; default "dubbomesh-sidecar"
 	// AdminAddress of Envoy's admin interface (host:port); empty = none.
 	AdminAddress string
+	// Delta makes Envoy use incremental (Delta) xDS instead of
+	// State-of-the-World.
+	Delta bool
 }
 
 func (c BootstrapConfig) validate() error {
@@ -65,6 +68,10 @@ func EnvoyBootstrap(c BootstrapConfig) ([]byte, error) {
 		cluster = "dubbomesh-sidecar"
 	}
 	ads := map[string]any{"ads": map[string]any{}, "resource_api_version": "V3"}
+	apiType := "GRPC"
+	if c.Delta {
+		apiType = "DELTA_GRPC"
+	}
 	doc := map[string]any{
 		"node": map[string]any{
 			"id":       c.NodeID,
@@ -73,7 +80,7 @@ func EnvoyBootstrap(c BootstrapConfig) ([]byte, error) {
 		},
 		"dynamic_resources": map[string]any{
 			"ads_config": map[string]any{
-				"api_type":              "GRPC",
+				"api_type":              apiType,
 				"transport_api_version": "V3",
 				"grpc_services":         []any{map[string]any{"envoy_grpc": map[string]any{"cluster_name": "dubbomesh_xds"}}},
 			},

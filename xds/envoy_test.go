@@ -19,6 +19,12 @@ import (
 // gRPC call by :authority to the provider, and follows endpoint changes.
 // A proxyless client on the same server keeps working alongside.
 func TestEnvoySidecar(t *testing.T) {
+	for _, delta := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sotw", true: "delta"}[delta], func(t *testing.T) { testEnvoySidecar(t, delta) })
+	}
+}
+
+func testEnvoySidecar(t *testing.T, delta bool) {
 	a := xdstest.StartBackend(t, "a")
 	b := xdstest.StartBackend(t, "b")
 	outbound := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
@@ -28,7 +34,7 @@ func TestEnvoySidecar(t *testing.T) {
 	m.Synced("test")
 	<-srv.Published()
 
-	bootstrap, err := xds.EnvoyBootstrap(xds.BootstrapConfig{XDSAddress: addr, NodeID: "sidecar-1"})
+	bootstrap, err := xds.EnvoyBootstrap(xds.BootstrapConfig{XDSAddress: addr, NodeID: "sidecar-1", Delta: delta})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,6 +58,15 @@ func TestEnvoySidecar(t *testing.T) {
 		return nil
 	})
 
+	// Removing an endpoint reaches Envoy too (in Delta, as a removal).
+	m.Update("test", greeterService(endpoint(b, 100)))
+	xdstest.Eventually(t, 10*time.Second, func() error {
+		if got := xdstest.Spread(ctx, cc, greetMethod, 10); got["b"] != 10 {
+			return fmt.Errorf("want all calls on b, got %v", got)
+		}
+		return nil
+	})
+
 	// Envoy must hold exactly our socket listener: no API listener leaked to it,
 	// and no update was rejected.
 	listeners := adminGet(t, envoy.AdminAddr(), "/listeners")
@@ -69,7 +84,7 @@ func TestEnvoySidecar(t *testing.T) {
 	pc := xdstest.Dial(t, addr, greeterHost)
 	xdstest.Eventually(t, 20*time.Second, func() error {
 		got := xdstest.Spread(ctx, pc, greetMethod, 4)
-		if got["a"]+got["b"] != 4 {
+		if got["b"] != 4 {
 			return fmt.Errorf("proxyless calls: %v", got)
 		}
 		return nil

@@ -46,5 +46,6 @@ func bootstrapCmd() *cobra.Command {
 	f.StringVar(&c.NodeID, "node", "dubbomesh-client", "xDS node id")
 	f.StringVar(&c.Cluster, "cluster", "", "Envoy service cluster")
 	f.StringVar(&c.AdminAddress, "admin", "", "Envoy admin address (host:port); empty for none")
+	f.BoolVar(&c.Delta, "delta", false, "Envoy: use incremental (Delta) xDS")
 	return cmd
 }
