@@ -1,0 +1,22 @@
+// Package router decides, call by call, whether a Dubbo call takes the mesh
+// path (through the sidecar or proxyless xDS) or the direct path (dubbo-go's
+// own invokers), and falls back to the direct path when the mesh path fails
+// in a way that proves the request never reached a provider.
+//
+// Modes, per service with a global default:
+//
+//   - legacy: every call direct;
+//   - dual: MeshWeight percent of calls take the mesh path, the rest direct;
+//   - mesh: every call takes the mesh path.
+//
+// A circuit breaker per service watches the mesh path: when its failure ratio
+// over a sliding window passes a threshold it opens, and dual and mesh
+// traffic goes direct until a cooldown has passed and half-open probes
+// succeed.
+//
+// The package knows nothing of dubbo-go, gRPC or xDS: the adapter supplies
+// the two paths as functions and classifies mesh errors with NotSent, so the
+// routing logic is testable and benchmarkable on its own. Configuration can
+// be replaced at any time with Router.Update; calls in flight finish on the
+// configuration they started with.
+package router

@@ -1,0 +1,249 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Path is the way one call goes.
+type Path uint8
+
+// Paths.
+const (
+	PathDirect Path = iota // dubbo-go's own invokers
+	PathMesh               // the sidecar or proxyless xDS
+)
+
+func (p Path) String() string {
+	if p == PathMesh {
+		return "mesh"
+	}
+	return "direct"
+}
+
+// Router picks paths and runs calls with fallback. It is safe for concurrent
+// use; Update may run at any time.
+type Router struct {
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+
+	table   atomic.Pointer[table]
+	mu      sync.Mutex // serializes Update and lazy entry creation
+	entries sync.Map   // service name → *entry; entries outlive config updates
+}
+
+// table is one immutable configuration.
+type table struct {
+	cfg      Config
+	def      Service
+	services map[string]Service
+}
+
+// entry is the per-service state that survives configuration changes.
+type entry struct {
+	service string
+	breaker *breaker
+	mesh    prometheus.Counter
+	direct  prometheus.Counter
+}
+
+// Option configures a Router.
+type Option func(*Router)
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) Option { return func(r *Router) { r.log = l } }
+
+// WithRegisterer registers the router's metrics with reg.
+func WithRegisterer(reg prometheus.Registerer) Option {
+	return func(r *Router) { r.metrics.register(reg) }
+}
+
+// WithClock replaces time.Now, for tests.
+func WithClock(now func() time.Time) Option { return func(r *Router) { r.now = now } }
+
+// New returns a router with the given configuration.
+func New(cfg Config, opts ...Option) (*Router, error) {
+	r := &Router{log: slog.New(slog.DiscardHandler), now: time.Now, metrics: newMetrics()}
+	for _, o := range opts {
+		o(r)
+	}
+	if err := r.Update(cfg); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Update replaces the configuration. Calls already routed are not affected;
+// breaker state is kept across updates.
+func (r *Router) Update(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := &table{cfg: cfg, def: cfg.Default, services: cfg.Services}
+	r.entries.Range(func(_, v any) bool {
+		v.(*entry).breaker.setConfig(cfg.Breaker)
+		return true
+	})
+	r.table.Store(t)
+	for name, s := range cfg.Services {
+		r.metrics.meshWeight.WithLabelValues(name).Set(float64(s.meshPercent()))
+	}
+	r.metrics.meshWeight.WithLabelValues("default").Set(float64(cfg.Default.meshPercent()))
+	r.log.Info("routing configuration applied", "default", cfg.Default.Mode, "defaultMeshWeight", cfg.Default.MeshWeight, "services", len(cfg.Services))
+	return nil
+}
+
+// Config returns the configuration in force.
+func (r *Router) Config() Config { return r.table.Load().cfg }
+
+func (t *table) service(name string) Service {
+	if s, ok := t.services[name]; ok {
+		return s
+	}
+	return t.def
+}
+
+func (r *Router) entry(service string) *entry {
+	if e, ok := r.entries.Load(service); ok {
+		return e.(*entry)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.entries.Load(service); ok {
+		return e.(*entry)
+	}
+	e := &entry{
+		service: service,
+		mesh:    r.metrics.calls.WithLabelValues(service, "mesh"),
+		direct:  r.metrics.calls.WithLabelValues(service, "direct"),
+	}
+	state := r.metrics.breakerState.WithLabelValues(service)
+	e.breaker = newBreaker(r.table.Load().cfg.Breaker, r.now, func(from, to State) {
+		state.Set(float64(to))
+		r.metrics.transitions.WithLabelValues(service, to.String()).Inc()
+		r.log.Warn("mesh circuit breaker", "service", service, "from", from.String(), "to", to.String())
+	})
+	r.entries.Store(service, e)
+	return e
+}
+
+// Pick chooses the path for one call of service by its mode and weight,
+// ignoring the breaker. It does not allocate.
+func (r *Router) Pick(service string) Path {
+	pct := r.table.Load().service(service).meshPercent()
+	switch {
+	case pct <= 0:
+		return PathDirect
+	case pct >= 100:
+		return PathMesh
+	case rand.IntN(100) < pct:
+		return PathMesh
+	default:
+		return PathDirect
+	}
+}
+
+// BreakerState returns the state of service's breaker.
+func (r *Router) BreakerState(service string) State { return r.entry(service).breaker.State() }
+
+// Call runs one call of method on service: on the mesh path or the direct
+// path as Pick and the breaker decide. A failed mesh attempt is retried on
+// the direct path when the error proves the request was not sent (see
+// NotSent) or when the method is configured idempotent; otherwise the mesh
+// error is returned, so a call is never executed twice.
+func (r *Router) Call(ctx context.Context, service, method string, mesh, direct func(context.Context) error) error {
+	e := r.entry(service)
+	if r.Pick(service) == PathDirect {
+		e.direct.Inc()
+		return direct(ctx)
+	}
+	ok, probe := e.breaker.allow()
+	if !ok {
+		e.direct.Inc()
+		r.metrics.fallbacks.WithLabelValues(service, "breaker_open").Inc()
+		return direct(ctx)
+	}
+	e.mesh.Inc()
+	err := mesh(ctx)
+	kind, reason := Classify(err)
+	e.breaker.record(kind != FailureNone && kind != FailureApplication, probe)
+	if kind == FailureNone || kind == FailureApplication {
+		return err
+	}
+	if kind == FailureNotSent || r.table.Load().service(service).idempotent(method) {
+		if ctx.Err() != nil {
+			return err
+		}
+		if kind != FailureNotSent {
+			reason = "idempotent_" + reason
+		}
+		r.metrics.fallbacks.WithLabelValues(service, reason).Inc()
+		e.direct.Inc()
+		return direct(ctx)
+	}
+	r.metrics.meshErrors.WithLabelValues(service, reason).Inc()
+	return err
+}
+
+// Failure classifies an error of the mesh path.
+type Failure uint8
+
+// Failure kinds.
+const (
+	FailureNone        Failure = iota // success
+	FailureApplication                // the provider answered with an error: not the mesh's fault
+	FailureMesh                       // the mesh path failed; the provider may have run the call
+	FailureNotSent                    // the mesh path failed before the request reached any provider
+)
+
+// meshError carries a classification through error wrapping.
+type meshError struct {
+	kind   Failure
+	reason string
+	err    error
+}
+
+func (e *meshError) Error() string { return e.err.Error() }
+func (e *meshError) Unwrap() error { return e.err }
+
+// NotSent marks err as a mesh failure that provably did not reach a
+// provider (connection refused, REFUSED_STREAM, UNAVAILABLE before response
+// headers, a sidecar's local no-healthy-upstream reply); reason becomes a
+// metric label and must be a short constant.
+func NotSent(reason string, err error) error {
+	return &meshError{kind: FailureNotSent, reason: reason, err: err}
+}
+
+// MeshFailed marks err as a mesh failure after which the provider may have
+// run the call.
+func MeshFailed(reason string, err error) error {
+	return &meshError{kind: FailureMesh, reason: reason, err: err}
+}
+
+// Application marks err as the provider's own answer.
+func Application(err error) error {
+	return &meshError{kind: FailureApplication, reason: "application", err: err}
+}
+
+// Classify returns the kind of a mesh error and its reason. Errors not
+// marked with NotSent, MeshFailed or Application count as mesh failures.
+func Classify(err error) (Failure, string) {
+	if err == nil {
+		return FailureNone, ""
+	}
+	var me *meshError
+	if errors.As(err, &me) {
+		return me.kind, me.reason
+	}
+	return FailureMesh, "unclassified"
+}
