@@ -140,7 +140,7 @@ func (r *Router) entry(service string) *entry {
 // Pick chooses the path for one call of service by its mode and weight,
 // ignoring the breaker. It does not allocate.
 func (r *Router) Pick(service string) Path {
-	pct := r.table.Load().service(service).meshPercent()
+	pct := r.MeshPercent(service)
 	switch {
 	case pct <= 0:
 		return PathDirect
@@ -151,6 +151,12 @@ func (r *Router) Pick(service string) Path {
 	default:
 		return PathDirect
 	}
+}
+
+// MeshPercent returns the configured share (0-100) of service's calls that
+// take the mesh path.
+func (r *Router) MeshPercent(service string) int {
+	return r.table.Load().service(service).meshPercent()
 }
 
 // BreakerState returns the state of service's breaker.

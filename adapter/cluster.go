@@ -1,0 +1,167 @@
+package adapter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"dubbo.apache.org/dubbo-go/v3/cluster/directory"
+	"dubbo.apache.org/dubbo-go/v3/common"
+	"dubbo.apache.org/dubbo-go/v3/common/constant"
+	"dubbo.apache.org/dubbo-go/v3/common/extension"
+	"dubbo.apache.org/dubbo-go/v3/protocol/base"
+	"dubbo.apache.org/dubbo-go/v3/protocol/result"
+
+	"github.com/dubbomesh/dubbomesh/triple"
+)
+
+// meshCluster is the "dubbomesh" cluster extension.
+type meshCluster struct{}
+
+// Join builds the direct path as the reference's original cluster over dir
+// and wraps it with the mesh path and the router. When the adapter cannot
+// start (bad configuration), the reference gets its original cluster alone
+// and the error is logged: the mesh never breaks an application.
+func (*meshCluster) Join(dir directory.Directory) base.Invoker {
+	u := consumerURL(dir)
+	origName := u.GetParam(originalClusterKey, constant.DefaultCluster)
+	orig, err := extension.GetCluster(origName)
+	if err != nil {
+		slog.Default().Error("dubbomesh: original cluster unavailable; using failover", "cluster", origName, "error", err)
+		if orig, err = extension.GetCluster(constant.ClusterKeyFailover); err != nil {
+			panic(fmt.Sprintf("dubbomesh: no failover cluster registered: %v", err)) // dubbo-go itself cannot call without one
+		}
+	}
+	direct := orig.Join(dir)
+	p, err := get()
+	if err != nil {
+		slog.Default().Error("dubbomesh adapter disabled: calls use the direct path only", "error", err)
+		return direct
+	}
+	iface := u.GetParam(constant.InterfaceKey, strings.TrimPrefix(u.Path, "/"))
+	inv := &invoker{
+		direct:  direct,
+		proc:    p,
+		iface:   iface,
+		host:    p.cfg.Hosts.Interface(iface),
+		group:   u.GetParam(constant.GroupKey, ""),
+		version: u.GetParam(constant.VersionKey, ""),
+		timeout: parseTimeout(u.GetParam(constant.TimeoutKey, "")),
+	}
+	p.log.Info("reference joined the mesh router", "interface", iface, "meshHost", inv.host, "directCluster", origName)
+	return inv
+}
+
+// consumerURL is the reference's URL: a registry directory's URL carries it
+// as SubURL.
+func consumerURL(dir directory.Directory) *common.URL {
+	u := dir.GetURL()
+	if u.SubURL != nil {
+		return u.SubURL
+	}
+	return u
+}
+
+const defaultTimeout = 3 * time.Second
+
+func parseTimeout(s string) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	if ms, err := time.ParseDuration(s + "ms"); err == nil && ms > 0 {
+		return ms
+	}
+	return defaultTimeout
+}
+
+// invoker routes each invocation to the mesh or the direct path.
+type invoker struct {
+	direct  base.Invoker
+	proc    *process
+	iface   string
+	host    string
+	group   string
+	version string
+	timeout time.Duration
+}
+
+var _ base.Invoker = (*invoker)(nil)
+
+func (i *invoker) GetURL() *common.URL { return i.direct.GetURL() }
+
+// IsAvailable: the direct path has providers, or the mesh path is in use.
+func (i *invoker) IsAvailable() bool {
+	return i.direct.IsAvailable() || i.proc.router.MeshPercent(i.iface) > 0
+}
+
+func (i *invoker) Destroy() { i.direct.Destroy() }
+
+// Invoke implements base.Invoker.
+func (i *invoker) Invoke(ctx context.Context, inv base.Invocation) result.Result {
+	var res result.Result
+	_ = i.proc.router.Call(ctx, i.iface, inv.MethodName(),
+		func(ctx context.Context) error {
+			err := i.invokeMesh(ctx, inv)
+			r := &result.RPCResult{}
+			if err != nil {
+				r.SetError(err)
+			} else {
+				r.SetResult(inv.Reply())
+			}
+			res = r
+			return err
+		},
+		func(ctx context.Context) error {
+			res = i.direct.Invoke(ctx, inv)
+			return res.Error()
+		})
+	return res
+}
+
+func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation) error {
+	var req any
+	if args := inv.Arguments(); len(args) == 1 {
+		req = args[0]
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, i.timeout)
+		defer cancel()
+	}
+	return i.proc.pool.Invoke(ctx, &triple.Call{
+		Host:      i.host,
+		Interface: i.iface,
+		Method:    inv.MethodName(),
+		Group:     i.group,
+		Version:   i.version,
+		Headers:   headers(inv),
+		Request:   req,
+		Reply:     inv.Reply(),
+	})
+}
+
+// Attachments dubbo-go uses internally; everything else a caller attached
+// (including trace context such as traceparent, b3 or sw8) travels as a
+// request header on the mesh path, as Triple does on the direct path.
+var internalAttachments = map[string]bool{
+	constant.TimeoutKey: true, constant.RetriesKey: true, constant.InterfaceKey: true,
+	constant.PathKey: true, constant.VersionKey: true, constant.GroupKey: true,
+	constant.AsyncKey: true, "dubbo": true, "tri-service-group": true, "tri-service-version": true,
+}
+
+func headers(inv base.Invocation) map[string]string {
+	var out map[string]string
+	for k, v := range inv.Attachments() {
+		s, ok := v.(string)
+		if !ok || internalAttachments[k] || k == "" || strings.HasPrefix(k, ":") {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[strings.ToLower(k)] = s
+	}
+	return out
+}

@@ -1,0 +1,138 @@
+package adapter
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/dubbomesh/dubbomesh/naming"
+	"github.com/dubbomesh/dubbomesh/router"
+	"github.com/dubbomesh/dubbomesh/triple"
+)
+
+// Environment variables read by LoadEnv.
+const (
+	EnvMode         = "DUBBOMESH_MODE"          // legacy (default), dual or mesh
+	EnvMeshWeight   = "DUBBOMESH_MESH_WEIGHT"   // 0-100, for dual
+	EnvIdempotent   = "DUBBOMESH_IDEMPOTENT"    // comma-separated method names, or *
+	EnvSidecar      = "DUBBOMESH_SIDECAR"       // sidecar outbound address, default 127.0.0.1:15001
+	EnvProxyless    = "DUBBOMESH_PROXYLESS"     // true: xds:///host instead of the sidecar
+	EnvRoutingFile  = "DUBBOMESH_ROUTING_FILE"  // YAML routing file, watched
+	EnvHostTemplate = "DUBBOMESH_HOST_TEMPLATE" // mesh host template, default {interface}.dubbo
+)
+
+// DefaultSidecar is where the sidecar's outbound listener is expected.
+const DefaultSidecar = "127.0.0.1:15001"
+
+// ErrInvalidConfig is wrapped by configuration errors.
+var ErrInvalidConfig = errors.New("adapter: invalid config")
+
+// Config is the adapter's start-up configuration.
+type Config struct {
+	// Routing is the initial routing; the routing file replaces it.
+	Routing router.Config
+	// Target is where mesh calls go.
+	Target triple.Target
+	// Hosts names mesh hosts; it must match dubbomesh's naming settings.
+	Hosts naming.Hosts
+	// RoutingFile, when set, is a YAML router.Config re-read on change.
+	RoutingFile string
+}
+
+// LoadEnv builds a Config from the environment via lookup (os.LookupEnv in
+// production). Unset variables keep the defaults: legacy mode, sidecar at
+// 127.0.0.1:15001.
+func LoadEnv(lookup func(string) (string, bool)) (Config, error) {
+	c := Config{
+		Routing: router.Config{Default: router.Service{Mode: router.ModeLegacy}},
+		Target:  triple.Target{Sidecar: DefaultSidecar},
+	}
+	if v, ok := lookup(EnvMode); ok && v != "" {
+		c.Routing.Default.Mode = router.Mode(strings.ToLower(strings.TrimSpace(v)))
+	}
+	if v, ok := lookup(EnvMeshWeight); ok && v != "" {
+		w, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return c, fmt.Errorf("%w: %s=%q: want a percentage from 0 to 100", ErrInvalidConfig, EnvMeshWeight, v)
+		}
+		c.Routing.Default.MeshWeight = w
+	}
+	if v, ok := lookup(EnvIdempotent); ok && v != "" {
+		for m := range strings.SplitSeq(v, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				c.Routing.Default.Idempotent = append(c.Routing.Default.Idempotent, m)
+			}
+		}
+	}
+	if v, ok := lookup(EnvSidecar); ok && v != "" {
+		c.Target.Sidecar = v
+	}
+	if v, ok := lookup(EnvProxyless); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("%w: %s=%q: want true or false", ErrInvalidConfig, EnvProxyless, v)
+		}
+		c.Target.Proxyless = b
+	}
+	if v, ok := lookup(EnvHostTemplate); ok {
+		c.Hosts.InterfaceTemplate = v
+	}
+	if v, ok := lookup(EnvRoutingFile); ok {
+		c.RoutingFile = v
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first problem.
+func (c Config) Validate() error {
+	if err := c.Routing.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := c.Hosts.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if !c.Target.Proxyless && c.Target.Sidecar == "" {
+		return fmt.Errorf("%w: no sidecar address: set %s or %s=true", ErrInvalidConfig, EnvSidecar, EnvProxyless)
+	}
+	return nil
+}
+
+// ParseRouting reads a YAML routing file (a router.Config):
+//
+//	default: {mode: dual, meshWeight: 70, idempotent: [Get]}
+//	services:
+//	  org.example.Greeter: {mode: mesh}
+//	breaker: {window: 10s, failureRatio: 0.5, minRequests: 20, cooldown: 5s}
+//
+// Unknown keys are errors.
+func ParseRouting(r io.Reader) (router.Config, error) {
+	var c router.Config
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return c, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%w: routing: %w", ErrInvalidConfig, err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: routing: %w", ErrInvalidConfig, err)
+	}
+	return c, nil
+}
+
+func readRouting(path string) (router.Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return router.Config{}, err
+	}
+	defer f.Close()
+	return ParseRouting(f)
+}

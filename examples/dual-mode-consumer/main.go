@@ -1,0 +1,204 @@
+// Command dual-mode-consumer is a real Dubbo-Go v3.3 consumer of the example
+// Greeter service with dubbomesh's one import. Its routing comes from the
+// environment (DUBBOMESH_MODE, DUBBOMESH_MESH_WEIGHT, DUBBOMESH_SIDECAR,
+// DUBBOMESH_ROUTING_FILE, ...): it calls Greet at a steady rate and prints,
+// every second and at the end, how the calls went (mesh, direct,
+// fallbacks, failures, and which provider answered).
+//
+//	DUBBOMESH_MODE=dual DUBBOMESH_MESH_WEIGHT=70 \
+//	  go run ./examples/dual-mode-consumer -registry zookeeper://127.0.0.1:2181 -duration 10s
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"dubbo.apache.org/dubbo-go/v3"
+	"dubbo.apache.org/dubbo-go/v3/client"
+	dubbologger "dubbo.apache.org/dubbo-go/v3/logger"
+	"dubbo.apache.org/dubbo-go/v3/registry"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	_ "github.com/dubbomesh/dubbomesh/adapter" // the one import: dual-mode routing
+)
+
+const greeter = "dubbomesh.examples.greeter.Greeter"
+
+type config struct {
+	registry string
+	version  string
+	duration time.Duration
+	calls    int
+	qps      int
+	workers  int
+	arg      string
+	quiet    bool
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.registry, "registry", "zookeeper://127.0.0.1:2181", "registry URL")
+	flag.StringVar(&c.version, "version", "1.0.0", "Greeter version")
+	flag.DurationVar(&c.duration, "duration", 0, "run for this long (0: until -calls are done)")
+	flag.IntVar(&c.calls, "calls", 100, "number of calls when -duration is 0")
+	flag.IntVar(&c.qps, "qps", 0, "calls per second (0: as fast as the workers go)")
+	flag.IntVar(&c.workers, "workers", 4, "concurrent callers")
+	flag.StringVar(&c.arg, "arg", "dubbomesh", "argument of each Greet call")
+	flag.BoolVar(&c.quiet, "quiet", false, "print only the final summary")
+	flag.Parse()
+	if err := run(c); err != nil {
+		fmt.Fprintln(os.Stderr, "dual-mode-consumer:", err)
+		os.Exit(1)
+	}
+}
+
+// Summary is what the consumer reports, as one JSON line.
+type Summary struct {
+	Calls      int64            `json:"calls"`
+	Failed     int64            `json:"failed"`
+	Mesh       float64          `json:"mesh"`   // calls routed to the mesh path (router metric)
+	Direct     float64          `json:"direct"` // calls served by the direct path, fallbacks included
+	Fallbacks  map[string]int64 `json:"fallbacks"`
+	Providers  map[string]int64 `json:"providers"` // answers by provider
+	FirstError string           `json:"firstError,omitempty"`
+}
+
+func run(c config) error {
+	dubbologger.SetLoggerLevel("warn")
+	ins, err := dubbo.NewInstance(
+		dubbo.WithName("greeter-consumer"),
+		dubbo.WithRegistry(registry.WithAddress(c.registry)),
+	)
+	if err != nil {
+		return err
+	}
+	cli, err := ins.NewClient()
+	if err != nil {
+		return err
+	}
+	conn, err := cli.DialWithInfo(greeter, &client.ClientInfo{
+		InterfaceName: greeter,
+		MethodNames:   []string{"Greet"},
+	}, client.WithVersion(c.version), client.WithRequestTimeout(3*time.Second))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if c.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.duration)
+		defer cancel()
+	}
+
+	var (
+		mu  sync.Mutex
+		sum = Summary{Providers: map[string]int64{}}
+	)
+	call := func() {
+		resp := new(wrapperspb.StringValue)
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := conn.CallUnary(cctx, []any{wrapperspb.String(c.arg)}, resp, "Greet")
+		cancel()
+		mu.Lock()
+		defer mu.Unlock()
+		sum.Calls++
+		if err != nil {
+			sum.Failed++
+			if sum.FirstError == "" {
+				sum.FirstError = err.Error()
+			}
+			return
+		}
+		_, from, _ := strings.Cut(resp.GetValue(), " from ")
+		from, _, _ = strings.Cut(from, " ")
+		sum.Providers[from]++
+	}
+
+	jobs := make(chan struct{})
+	var wg sync.WaitGroup
+	for range max(c.workers, 1) {
+		wg.Go(func() {
+			for range jobs {
+				call()
+			}
+		})
+	}
+	var tick <-chan time.Time
+	if c.qps > 0 {
+		t := time.NewTicker(time.Second / time.Duration(c.qps))
+		defer t.Stop()
+		tick = t.C
+	}
+	report := time.NewTicker(time.Second)
+	defer report.Stop()
+	sent := 0
+feed:
+	for c.duration > 0 || sent < c.calls {
+		if tick != nil {
+			select {
+			case <-ctx.Done():
+				break feed
+			case <-tick:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			break feed
+		case jobs <- struct{}{}:
+			sent++
+		case <-report.C:
+			if !c.quiet {
+				mu.Lock()
+				s := snapshot(&sum)
+				mu.Unlock()
+				fmt.Printf("progress %s\n", s)
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	fmt.Printf("summary %s\n", snapshot(&sum))
+	if sum.Calls == 0 {
+		return errors.New("no call was made")
+	}
+	return nil
+}
+
+// snapshot fills the router's counters into s and renders it as JSON.
+func snapshot(s *Summary) string {
+	s.Mesh, s.Direct, s.Fallbacks = 0, 0, map[string]int64{}
+	mfs, _ := prometheus.DefaultGatherer.Gather()
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			switch mf.GetName() {
+			case "dubbomesh_router_calls_total":
+				if labels["path"] == "mesh" {
+					s.Mesh += m.GetCounter().GetValue()
+				} else {
+					s.Direct += m.GetCounter().GetValue()
+				}
+			case "dubbomesh_router_fallbacks_total":
+				s.Fallbacks[labels["reason"]] += int64(m.GetCounter().GetValue())
+			}
+		}
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,208 @@
+package triple
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dubbomesh/dubbomesh/router"
+
+	_ "google.golang.org/grpc/xds" // xds:/// resolver for the proxyless form
+)
+
+// Triple headers naming the Dubbo group and version of a call.
+const (
+	HeaderGroup   = "tri-service-group"
+	HeaderVersion = "tri-service-version"
+)
+
+// ErrUnsupportedPayload is returned for calls whose arguments are not one
+// protobuf request and one protobuf reply (non-IDL calls go direct).
+var ErrUnsupportedPayload = errors.New("triple: mesh path needs one protobuf request and a protobuf reply")
+
+// Target says how mesh calls leave the process.
+type Target struct {
+	// Sidecar is the address of the local sidecar's outbound listener,
+	// e.g. "127.0.0.1:15001". Calls carry the mesh host as :authority.
+	Sidecar string
+	// Proxyless sends calls to xds:///host through grpc-go's xDS resolver
+	// (bootstrap from GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG)
+	// instead of the sidecar.
+	Proxyless bool
+}
+
+// Pool holds one client connection per mesh host, shared by every
+// reference to that host. It is safe for concurrent use.
+type Pool struct {
+	target Target
+	opts   []grpc.DialOption
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+// NewPool returns a pool dialing per target. Extra dial options are appended
+// to the defaults (insecure transport: the sidecar adds mTLS).
+func NewPool(target Target, opts ...grpc.DialOption) *Pool {
+	return &Pool{target: target, opts: opts, conns: map[string]*grpc.ClientConn{}}
+}
+
+// Conn returns the shared connection for host, creating it on first use.
+// Connecting is lazy: a dead sidecar shows up as call errors, not here.
+func (p *Pool) Conn(host string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cc, ok := p.conns[host]; ok {
+		return cc, nil
+	}
+	target := "xds:///" + host
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if !p.target.Proxyless {
+		target = "passthrough:///" + p.target.Sidecar
+		opts = append(opts, grpc.WithAuthority(host))
+	}
+	cc, err := grpc.NewClient(target, append(opts, p.opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("triple: mesh connection for %s: %w", host, err)
+	}
+	p.conns[host] = cc
+	return cc, nil
+}
+
+// Close closes every connection.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for host, cc := range p.conns {
+		errs = append(errs, cc.Close())
+		delete(p.conns, host)
+	}
+	return errors.Join(errs...)
+}
+
+// Call is one unary call on the mesh path.
+type Call struct {
+	Host      string // mesh host, e.g. org.example.greeter.dubbo
+	Interface string // Dubbo interface (the gRPC service name)
+	Method    string
+	Group     string
+	Version   string
+	// Headers are extra request headers (Dubbo attachments, trace context).
+	Headers map[string]string
+	Request any // must be a proto.Message
+	Reply   any // must be a proto.Message
+}
+
+// Invoke runs c through the pool's connection for c.Host. Its error is
+// classified for the router (router.NotSent, router.MeshFailed or
+// router.Application) and wraps the gRPC status error.
+func (p *Pool) Invoke(ctx context.Context, c *Call) error {
+	req, ok1 := c.Request.(proto.Message)
+	reply, ok2 := c.Reply.(proto.Message)
+	if !ok1 || !ok2 {
+		return router.NotSent("unsupported_payload", ErrUnsupportedPayload)
+	}
+	cc, err := p.Conn(c.Host)
+	if err != nil {
+		return router.NotSent("dial", err)
+	}
+	md := metadata.MD{}
+	for k, v := range c.Headers {
+		md.Set(k, v)
+	}
+	if c.Group != "" {
+		md.Set(HeaderGroup, c.Group)
+	}
+	if c.Version != "" {
+		md.Set(HeaderVersion, c.Version)
+	}
+	if len(md) > 0 {
+		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(md, outgoing(ctx)))
+	}
+	var header metadata.MD
+	err = cc.Invoke(ctx, "/"+c.Interface+"/"+c.Method, req, reply, grpc.Header(&header))
+	return Classify(err, header)
+}
+
+func outgoing(ctx context.Context) metadata.MD {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return md
+}
+
+// Envoy local replies that mean the request never left the sidecar.
+var localReplies = []struct{ text, reason string }{
+	{"no healthy upstream", "no_healthy_upstream"},
+	{"reset reason: connection failure", "upstream_connect_failure"},
+	{"reset reason: remote connection failure", "upstream_connect_failure"},
+	{"reset reason: local connection failure", "upstream_connect_failure"},
+	{"delayed connect error", "upstream_connect_failure"},
+	{"reset reason: overflow", "upstream_overflow"},
+	{"404 (Not Found)", "no_route"},
+	{"cluster not found", "no_route"},
+}
+
+// Transport failures, without response headers, that happen before a
+// request is written: the sidecar could not be reached or refused the
+// stream.
+var notWritten = []struct{ text, reason string }{
+	{"Error while dialing", "sidecar_unreachable"},
+	{"connection refused", "sidecar_unreachable"},
+	{"REFUSED_STREAM", "refused_stream"},
+	{"no such host", "sidecar_unreachable"},
+}
+
+// Classify sorts a mesh call's error for the router (DESIGN.md §5). The
+// request provably did not reach a provider when the call failed with
+// UNAVAILABLE before any response header because the sidecar could not be
+// reached or refused the stream (connection refused, REFUSED_STREAM), or
+// with one of the sidecar's local replies such as "no healthy upstream".
+// UNAVAILABLE without headers for other reasons (the connection dropped
+// after the request was written, e.g. a sidecar killed mid-call) may have
+// reached a provider, so it is retried only for idempotent methods. Any
+// other status with response headers is the provider's answer.
+func Classify(err error, header metadata.MD) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return router.MeshFailed("non_grpc_error", err)
+	}
+	msg := st.Message()
+	for _, lr := range localReplies {
+		if strings.Contains(msg, lr.text) {
+			return router.NotSent(lr.reason, err)
+		}
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		if len(header) == 0 {
+			for _, nw := range notWritten {
+				if strings.Contains(msg, nw.text) {
+					return router.NotSent(nw.reason, err)
+				}
+			}
+			return router.MeshFailed("unavailable_no_headers", err)
+		}
+		return router.MeshFailed("unavailable", err)
+	case codes.DeadlineExceeded:
+		return router.MeshFailed("deadline_exceeded", err)
+	case codes.Canceled:
+		return router.MeshFailed("canceled", err)
+	case codes.Internal, codes.Unknown:
+		if len(header) == 0 {
+			return router.MeshFailed(strings.ToLower(st.Code().String()), err)
+		}
+	}
+	return router.Application(err)
+}
