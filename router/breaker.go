@@ -45,6 +45,7 @@ type breaker struct {
 	openedAt time.Time
 	probing  int // probes admitted and not yet recorded
 	passed   int // successful probes in this half-open period
+	streak   int // consecutive mesh failures while closed
 }
 
 type bucket struct {
@@ -127,10 +128,13 @@ func (b *breaker) record(failed, probe bool) {
 		*cur = bucket{start: start}
 	}
 	cur.total++
-	if failed {
-		cur.failed++
-	}
 	if !failed {
+		b.streak = 0
+		return
+	}
+	cur.failed++
+	if b.streak++; b.streak >= cfg.ConsecutiveFailures {
+		b.open(now)
 		return
 	}
 	var total, fails int
@@ -147,6 +151,7 @@ func (b *breaker) record(failed, probe bool) {
 
 func (b *breaker) open(now time.Time) {
 	b.openedAt = now
+	b.streak = 0
 	b.transition(StateOpen)
 }
 

@@ -42,6 +42,11 @@ type Breaker struct {
 	FailureRatio float64 `yaml:"failureRatio" json:"failureRatio"`
 	// MinRequests in the window before the ratio counts. Default 20.
 	MinRequests int `yaml:"minRequests" json:"minRequests"`
+	// ConsecutiveFailures of the mesh path open the breaker at once,
+	// whatever the ratio (a sidecar that dies after a long healthy window
+	// is taken out in milliseconds, not after the window turns over).
+	// Default 10; it is also Envoy's outlier detection consecutive_5xx.
+	ConsecutiveFailures int `yaml:"consecutiveFailures" json:"consecutiveFailures"`
 	// Cooldown the breaker stays open before probing. Default 5s.
 	Cooldown time.Duration `yaml:"cooldown" json:"cooldown"`
 	// Probes is how many calls may probe the mesh path while half-open;
@@ -65,6 +70,7 @@ const (
 	DefaultWindow       = 10 * time.Second
 	DefaultFailureRatio = 0.5
 	DefaultMinRequests  = 20
+	DefaultConsecutive  = 10
 	DefaultCooldown     = 5 * time.Second
 	DefaultProbes       = 3
 )
@@ -78,6 +84,9 @@ func (b Breaker) withDefaults() Breaker {
 	}
 	if b.MinRequests == 0 {
 		b.MinRequests = DefaultMinRequests
+	}
+	if b.ConsecutiveFailures == 0 {
+		b.ConsecutiveFailures = DefaultConsecutive
 	}
 	if b.Cooldown == 0 {
 		b.Cooldown = DefaultCooldown
@@ -107,8 +116,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: breaker: window and cooldown must not be negative", ErrInvalidConfig)
 	case b.FailureRatio < 0 || b.FailureRatio > 1:
 		return fmt.Errorf("%w: breaker.failureRatio %v: want a fraction in (0, 1]", ErrInvalidConfig, b.FailureRatio)
-	case b.MinRequests < 0 || b.Probes < 0:
-		return fmt.Errorf("%w: breaker: minRequests and probes must not be negative", ErrInvalidConfig)
+	case b.MinRequests < 0 || b.Probes < 0 || b.ConsecutiveFailures < 0:
+		return fmt.Errorf("%w: breaker: minRequests, consecutiveFailures and probes must not be negative", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -321,3 +321,28 @@ func BenchmarkCallMesh(b *testing.B) {
 		_ = r.Call(ctx, svc, "Greet", noop, noop)
 	}
 }
+
+// TestBreakerConsecutiveFailures: after a long healthy window the failure
+// ratio stays low for seconds, but a run of consecutive failures opens the
+// breaker at once.
+func TestBreakerConsecutiveFailures(t *testing.T) {
+	clk := &clock{now: time.Unix(1000, 0)}
+	r := mustNew(t, router.Config{
+		Default: router.Service{Mode: router.ModeMesh},
+		Breaker: router.Breaker{ConsecutiveFailures: 5},
+	}, router.WithClock(clk.Now))
+	ok, broken := &counter{}, &counter{err: router.NotSent("sidecar_unreachable", errors.New("refused"))}
+	direct := &counter{}
+	for range 1000 {
+		_ = r.Call(t.Context(), svc, "Greet", ok.call, direct.call)
+	}
+	for i := range 5 {
+		if s := r.BreakerState(svc); s != router.StateClosed {
+			t.Fatalf("opened after %d failures, want 5", i)
+		}
+		_ = r.Call(t.Context(), svc, "Greet", broken.call, direct.call)
+	}
+	if s := r.BreakerState(svc); s != router.StateOpen {
+		t.Fatalf("state after 5 consecutive failures = %v, want open", s)
+	}
+}

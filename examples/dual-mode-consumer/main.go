@@ -71,6 +71,7 @@ type Summary struct {
 	Fallbacks  map[string]int64 `json:"fallbacks"`
 	Providers  map[string]int64 `json:"providers"` // answers by provider
 	FirstError string           `json:"firstError,omitempty"`
+	At         int64            `json:"at"` // unix milliseconds of the report
 }
 
 func run(c config) error {
@@ -180,6 +181,7 @@ feed:
 // snapshot fills the router's counters into s and renders it as JSON.
 func snapshot(s *Summary) string {
 	s.Mesh, s.Direct, s.Fallbacks = 0, 0, map[string]int64{}
+	s.At = time.Now().UnixMilli()
 	mfs, _ := prometheus.DefaultGatherer.Gather()
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {

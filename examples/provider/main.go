@@ -1,10 +1,12 @@
 // Command provider is a real Dubbo-Go v3.3 Triple provider used by the
 // dubbomesh tests and demos. It serves the Greeter and Echo services of
-// greeter.proto on one Triple port, registers them in ZooKeeper the way a default dubbo-go application does, prints exactly one line
+// greeter.proto on one Triple port, registers them in ZooKeeper or Nacos the
+// way a default dubbo-go application does, prints exactly one line
 // "provider ready port=N app=A register=R" once it is registered and serving,
 // and on SIGTERM or SIGINT shuts down gracefully (deregistering) and exits 0.
 //
 //	go run ./examples/provider -registry zookeeper://127.0.0.1:2181 -register all
+//	go run ./examples/provider -registry nacos://127.0.0.1:8848
 //
 // Set DUBBO_IP_TO_REGISTRY=127.0.0.1 to keep the registered address on
 // loopback; dubbo-go otherwise registers the machine's outward address.
@@ -21,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,7 +44,7 @@ const (
 
 // Config is the provider's command line.
 type Config struct {
-	Registry     string        // registry URL, e.g. zookeeper://127.0.0.1:2181
+	Registry     string        // registry URL, e.g. zookeeper://127.0.0.1:2181 or nacos://127.0.0.1:8848
 	App          string        // Dubbo application name
 	Host         string        // address to bind the Triple port to
 	Port         int           // Triple port (0 = pick a free one)
@@ -53,6 +56,7 @@ type Config struct {
 	ShutdownWait time.Duration // how long to keep serving after deregistering
 	ReadyTimeout time.Duration // how long registration may take
 	LogLevel     string        // dubbo-go's own log level
+	TraceCalls   bool          // print "served Greet <arg>" for every Greet call
 }
 
 // Validate reports the first problem in c in words a user can act on.
@@ -60,9 +64,11 @@ func (c Config) Validate() error {
 	if c.Registry == "" {
 		return errors.New("-registry is required, e.g. -registry zookeeper://127.0.0.1:2181")
 	}
-	u, err := url.Parse(c.Registry)
-	if err != nil || u.Scheme != "zookeeper" || u.Host == "" {
-		return fmt.Errorf("-registry %q: want zookeeper://host:port[,host:port...], e.g. zookeeper://127.0.0.1:2181", c.Registry)
+	for _, r := range c.Registries() {
+		u, err := url.Parse(r)
+		if err != nil || (u.Scheme != "zookeeper" && u.Scheme != "nacos") || u.Host == "" {
+			return fmt.Errorf("-registry %q: want zookeeper://host:port[,host:port...] or nacos://host:port (several separated by ';'), e.g. zookeeper://127.0.0.1:2181", r)
+		}
 	}
 	if c.App == "" {
 		return errors.New("-app must not be empty")
@@ -89,10 +95,21 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Registries splits -registry: several registry URLs are separated by ';'.
+func (c Config) Registries() []string {
+	var out []string
+	for r := range strings.SplitSeq(c.Registry, ";") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func parseFlags(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("provider", flag.ContinueOnError)
-	fs.StringVar(&c.Registry, "registry", "", "ZooKeeper registry URL, e.g. zookeeper://127.0.0.1:2181 (required)")
+	fs.StringVar(&c.Registry, "registry", "", "registry URL, e.g. zookeeper://127.0.0.1:2181 or nacos://127.0.0.1:8848; several separated by ';' (required)")
 	fs.StringVar(&c.App, "app", "greeter-provider", "Dubbo application name")
 	fs.StringVar(&c.Host, "host", "127.0.0.1", "address to bind the Triple port to")
 	fs.IntVar(&c.Port, "port", 0, "Triple port (0 = a free port)")
@@ -103,6 +120,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&c.Metadata, "metadata", "local", "metadata type: local (MetadataService) or remote (metadata report)")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", 500*time.Millisecond, "keep serving this long after deregistering on shutdown")
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", 60*time.Second, "give up if not registered within this time")
+	fs.BoolVar(&c.TraceCalls, "trace-calls", false, "print one line per Greet call served")
 	fs.StringVar(&c.LogLevel, "log-level", "warn", "dubbo-go log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -142,17 +160,21 @@ func run(cfg Config, out io.Writer, log *slog.Logger) error {
 		log.Warn("DUBBO_IP_TO_REGISTRY is not set: dubbo-go registers the machine's outward address")
 	}
 
-	regOpts := []registry.Option{registry.WithAddress(cfg.Registry)}
-	switch cfg.Register {
-	case RegisterInterface:
-		regOpts = append(regOpts, registry.WithRegisterInterface())
-	case RegisterAll:
-		regOpts = append(regOpts, registry.WithRegisterServiceAndInterface())
-	}
 	insOpts := []dubbo.InstanceOption{
 		dubbo.WithName(cfg.App),
 		dubbo.WithLogger(dubbologger.WithZap(), dubbologger.WithLevel(cfg.LogLevel)),
-		dubbo.WithRegistry(regOpts...),
+	}
+	for i, r := range cfg.Registries() {
+		regOpts := []registry.Option{registry.WithAddress(r), registry.WithID(fmt.Sprintf("registry-%d", i))}
+		switch cfg.Register {
+		case RegisterInterface:
+			regOpts = append(regOpts, registry.WithRegisterInterface())
+		case RegisterAll:
+			regOpts = append(regOpts, registry.WithRegisterServiceAndInterface())
+		}
+		insOpts = append(insOpts, dubbo.WithRegistry(regOpts...))
+	}
+	insOpts = append(insOpts,
 		dubbo.WithProtocol(
 			protocol.WithTriple(),
 			protocol.WithIp(cfg.Host),
@@ -164,7 +186,7 @@ func run(cfg Config, out io.Writer, log *slog.Logger) error {
 			graceful_shutdown.WithStepTimeout(3*time.Second),
 			graceful_shutdown.WithTimeout(15*time.Second),
 		),
-	}
+	)
 	if cfg.Metadata == "remote" {
 		insOpts = append(insOpts, dubbo.WithRemoteMetadata())
 	}
@@ -192,6 +214,9 @@ func run(cfg Config, out io.Writer, log *slog.Logger) error {
 		svcOpts = append(svcOpts, server.WithGroup(cfg.Group))
 	}
 	g := &GreeterService{app: cfg.App, port: cfg.Port, version: cfg.Version}
+	if cfg.TraceCalls {
+		g.trace = out
+	}
 	if err := srv.Register(g, &greeterServiceInfo, svcOpts...); err != nil {
 		return fmt.Errorf("register Greeter: %w", err)
 	}

@@ -2,7 +2,7 @@ package main
 
 // The dubbo-go extensions a provider needs, registered by their init
 // functions. dubbo-go's all-in-one "imports" package would also pull the
-// Nacos, Polaris, etcd and tracing SDKs; the set below is what a ZooKeeper
+// Polaris, etcd and tracing SDKs; the set below is what a ZooKeeper or Nacos
 // Triple provider uses: the default provider filter chain
 // (constant.DefaultServiceFilters: echo, token, accesslog, tps,
 // generic_service, execute, pshutdown; a missing one makes every call panic),
@@ -11,6 +11,7 @@ package main
 import (
 	_ "dubbo.apache.org/dubbo-go/v3/cluster/cluster/failover"
 	_ "dubbo.apache.org/dubbo-go/v3/cluster/loadbalance/random"
+	_ "dubbo.apache.org/dubbo-go/v3/config_center/nacos"
 	_ "dubbo.apache.org/dubbo-go/v3/config_center/zookeeper"
 	_ "dubbo.apache.org/dubbo-go/v3/filter/accesslog"
 	_ "dubbo.apache.org/dubbo-go/v3/filter/echo"
@@ -22,10 +23,12 @@ import (
 	_ "dubbo.apache.org/dubbo-go/v3/filter/tps/limiter"
 	_ "dubbo.apache.org/dubbo-go/v3/filter/tps/strategy"
 	_ "dubbo.apache.org/dubbo-go/v3/metadata/mapping/metadata"
+	_ "dubbo.apache.org/dubbo-go/v3/metadata/report/nacos"
 	_ "dubbo.apache.org/dubbo-go/v3/metadata/report/zookeeper"
 	_ "dubbo.apache.org/dubbo-go/v3/protocol/dubbo"
 	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple"
 	_ "dubbo.apache.org/dubbo-go/v3/proxy/proxy_factory"
+	_ "dubbo.apache.org/dubbo-go/v3/registry/nacos"
 	_ "dubbo.apache.org/dubbo-go/v3/registry/protocol"
 	_ "dubbo.apache.org/dubbo-go/v3/registry/servicediscovery"
 	_ "dubbo.apache.org/dubbo-go/v3/registry/zookeeper"

@@ -24,8 +24,11 @@ func TestConfigValidate(t *testing.T) {
 		wantErr string
 	}{
 		{"valid", func(*Config) {}, ""},
+		{"nacos", func(c *Config) { c.Registry = "nacos://127.0.0.1:8848" }, ""},
+		{"two registries", func(c *Config) { c.Registry = "zookeeper://127.0.0.1:2181; nacos://127.0.0.1:8848" }, ""},
+		{"one bad of two", func(c *Config) { c.Registry = "zookeeper://127.0.0.1:2181;nacos://" }, "want zookeeper://"},
 		{"no registry", func(c *Config) { c.Registry = "" }, "-registry is required"},
-		{"nacos", func(c *Config) { c.Registry = "nacos://127.0.0.1:8848" }, "want zookeeper://"},
+		{"etcd", func(c *Config) { c.Registry = "etcd://127.0.0.1:2379" }, "want zookeeper://"},
 		{"no host", func(c *Config) { c.Registry = "zookeeper://" }, "want zookeeper://"},
 		{"bad register", func(c *Config) { c.Register = "both" }, "-register"},
 		{"bad metadata", func(c *Config) { c.Metadata = "x" }, "-metadata"},

@@ -15,7 +15,7 @@ import (
 )
 
 // waitReady blocks until the Triple port accepts connections and every node
-// the registration mode writes is in ZooKeeper: dubbo-go's Serve offers no
+// the registration mode writes is in ZooKeeper (or Nacos): dubbo-go's Serve offers no
 // "registered" signal, and it opens the port before it registers the
 // application instance.
 func waitReady(ctx context.Context, cfg Config, log *slog.Logger) error {
@@ -31,9 +31,22 @@ func waitReady(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("triple port %s: %w", addr, err)
 	}
 
-	u, err := url.Parse(cfg.Registry)
+	for _, r := range cfg.Registries() {
+		if err := waitRegistry(ctx, cfg, r, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitRegistry waits until the registration shows in one registry.
+func waitRegistry(ctx context.Context, cfg Config, registryURL string, log *slog.Logger) error {
+	u, err := url.Parse(registryURL)
 	if err != nil {
 		return err
+	}
+	if u.Scheme == "nacos" {
+		return waitNacos(ctx, cfg, u)
 	}
 	conn, _, err := zk.Connect(strings.Split(u.Host, ","), 10*time.Second,
 		zk.WithLogger(zkLogger{log}), zk.WithLogInfo(false))

@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
+	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/common"
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
@@ -79,11 +82,27 @@ type GreeterService struct {
 	app     string
 	port    int
 	version string
+	// trace, when set, receives one line per call: "served Greet <arg>".
+	trace io.Writer
 }
 
 var _ GreeterHandler = (*GreeterService)(nil)
 
-func (g *GreeterService) Greet(_ context.Context, req *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+// Greet answers "hello <arg> from <app>@<port> v<version>". An argument
+// starting with "sleep=<duration>;" makes it wait that long first (tests use
+// it to have a call in flight when they break the path).
+func (g *GreeterService) Greet(ctx context.Context, req *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+	if g.trace != nil {
+		fmt.Fprintf(g.trace, "served Greet %s\n", req.GetValue())
+	}
+	if rest, ok := strings.CutPrefix(req.GetValue(), "sleep="); ok {
+		if d, err := time.ParseDuration(strings.SplitN(rest, ";", 2)[0]); err == nil && d > 0 {
+			select {
+			case <-time.After(min(d, time.Minute)):
+			case <-ctx.Done():
+			}
+		}
+	}
 	return wrapperspb.String(fmt.Sprintf("hello %s from %s@%d v%s", req.GetValue(), g.app, g.port, g.version)), nil
 }
 

@@ -100,6 +100,16 @@ func (e *Envoy) Stop(t testing.TB) {
 	_ = e.proc.stop(syscall.SIGTERM, 10*time.Second)
 }
 
+// Kill kills Envoy with SIGKILL, as a crash would, and waits until it has
+// exited.
+func (e *Envoy) Kill(t testing.TB) {
+	t.Helper()
+	if e.proc.exited() {
+		t.Fatal("testenv: envoy is not running")
+	}
+	_ = e.proc.stop(syscall.SIGKILL, 10*time.Second)
+}
+
 // envoyBootstrap returns the bootstrap to run and its admin address, adding
 // an admin section on a port from freePort when there is none.
 func envoyBootstrap(in string, freePort func() int) (string, string, error) {

@@ -36,6 +36,8 @@ type ProviderConfig struct {
 	Group    string // service group; empty = none
 	Weight   int    // service weight; 0 = not set
 	Metadata string // "local" (default, MetadataService) or "remote" (metadata report)
+	// TraceCalls makes the provider log every Greet it serves (see Served).
+	TraceCalls bool
 }
 
 // Provider is a running examples/provider: a real Dubbo-Go Triple provider
@@ -55,38 +57,43 @@ func buildProvider() (string, error) {
 		if p := os.Getenv(EnvProvider); p != "" {
 			return p, nil
 		}
-		_, file, _, ok := runtime.Caller(0)
-		if !ok {
-			return "", errors.New("cannot locate the module source")
-		}
-		moduleDir := filepath.Join(filepath.Dir(file), "..", "..")
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			return "", fmt.Errorf("go is not in PATH to build %s (or set %s): %w", providerPackage, EnvProvider, err)
-		}
-		// Build into the user's cache, not the test's temporary directory:
-		// later tests of this binary reuse it. Several test binaries may
-		// build at once, so each writes its own file and renames it.
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
-		}
-		dir := filepath.Join(cache, "dubbomesh", "testbin")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", err
-		}
-		bin := filepath.Join(dir, "provider")
-		tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
-		cmd := exec.Command(goBin, "build", "-o", tmp, providerPackage)
-		cmd.Dir = moduleDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("go build %s: %w\n%s", providerPackage, err, out)
-		}
-		if err := os.Rename(tmp, bin); err != nil {
-			return "", err
-		}
-		return bin, nil
+		return buildExample(providerPackage, "provider")
 	})
+}
+
+// buildExample builds a package of this module into the user's cache, not
+// the test's temporary directory, so later tests of the binary reuse it.
+// Several test binaries may build at once, so each writes its own file and
+// renames it.
+func buildExample(pkg, name string) (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot locate the module source")
+	}
+	moduleDir := filepath.Join(filepath.Dir(file), "..", "..")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("go is not in PATH to build %s: %w", pkg, err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "dubbomesh", "testbin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, name)
+	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
+	cmd := exec.Command(goBin, "build", "-o", tmp, pkg)
+	cmd.Dir = moduleDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err
+	}
+	return bin, nil
 }
 
 // StartProvider runs examples/provider with cfg as a child process with
@@ -147,6 +154,9 @@ func (p *Provider) start(bin, logPath string) error {
 		"-weight", strconv.Itoa(c.Weight),
 		"-metadata", c.Metadata,
 	}
+	if c.TraceCalls {
+		args = append(args, "-trace-calls")
+	}
 	proc, err := startProcess("provider "+c.Application, logPath,
 		[]string{"DUBBO_IP_TO_REGISTRY=127.0.0.1"}, args...)
 	if err != nil {
@@ -191,6 +201,20 @@ func (p *Provider) Stop(t testing.TB) {
 	if err := p.proc.stop(syscall.SIGTERM, 30*time.Second); err != nil {
 		t.Errorf("testenv: provider %s: %v", p.cfg.Application, err)
 	}
+}
+
+// Served counts the Greet calls with argument arg the provider has served
+// (ProviderConfig.TraceCalls must be set).
+func (p *Provider) Served(t testing.TB, arg string) int {
+	t.Helper()
+	if !p.cfg.TraceCalls {
+		t.Fatal("testenv: Served needs ProviderConfig.TraceCalls")
+	}
+	b, err := os.ReadFile(p.proc.logPath)
+	if err != nil {
+		t.Fatalf("testenv: provider log: %v", err)
+	}
+	return strings.Count(string(b), "served Greet "+arg+"\n")
 }
 
 // Kill kills the provider with SIGKILL, as a crash would: nothing is

@@ -21,6 +21,7 @@ const (
 	EnvJava        = "DUBBOMESH_JAVA"
 	EnvZooKeeperCP = "DUBBOMESH_ZOOKEEPER_CP"
 	EnvProvider    = "DUBBOMESH_PROVIDER"
+	EnvRnacos      = "DUBBOMESH_RNACOS"
 )
 
 // Required reports whether DUBBOMESH_TESTENV=1 is set: missing components
@@ -63,6 +64,11 @@ type process struct {
 
 // startProcess starts argv with its output appended to logPath.
 func startProcess(name, logPath string, env []string, argv ...string) (*process, error) {
+	return startProcessIn("", name, logPath, env, argv...)
+}
+
+// startProcessIn is startProcess with the working directory dir ("" = ours).
+func startProcessIn(dir, name, logPath string, env []string, argv ...string) (*process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("%s: log file: %w", name, err)
@@ -71,6 +77,7 @@ func startProcess(name, logPath string, env []string, argv ...string) (*process,
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

@@ -1,0 +1,143 @@
+package testenv
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const consumerPackage = "github.com/dubbomesh/dubbomesh/examples/dual-mode-consumer"
+
+var consumerBinary once[string]
+
+// ConsumerConfig configures one examples/dual-mode-consumer process: a real
+// dubbo-go consumer with dubbomesh's adapter imported.
+type ConsumerConfig struct {
+	Registry string            // registry URL (required)
+	Version  string            // Greeter version; default 1.0.0
+	Duration time.Duration     // run this long; 0 = Calls calls
+	Calls    int               // number of calls when Duration is 0
+	QPS      int               // steady rate; 0 = as fast as possible
+	Workers  int               // concurrent callers; 0 = 4
+	Arg      string            // Greet argument; default "dubbomesh"
+	Env      map[string]string // DUBBOMESH_* routing variables
+}
+
+// ConsumerReport is one progress or summary line of the consumer.
+type ConsumerReport struct {
+	At         time.Time        `json:"-"`
+	Calls      int64            `json:"calls"`
+	Failed     int64            `json:"failed"`
+	Mesh       float64          `json:"mesh"`
+	Direct     float64          `json:"direct"`
+	Fallbacks  map[string]int64 `json:"fallbacks"`
+	Providers  map[string]int64 `json:"providers"`
+	FirstError string           `json:"firstError"`
+}
+
+// Consumer is a running consumer.
+type Consumer struct {
+	proc *process
+}
+
+// StartConsumer runs the consumer in the background; it is killed when the
+// test ends if still running.
+func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
+	t.Helper()
+	bin, err := consumerBinary.do(func() (string, error) { return buildExample(consumerPackage, "dual-mode-consumer") })
+	if err != nil {
+		t.Fatalf("testenv: build consumer: %v", err)
+	}
+	if cfg.Version == "" {
+		cfg.Version = "1.0.0"
+	}
+	if cfg.Arg == "" {
+		cfg.Arg = "dubbomesh"
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 4
+	}
+	env := []string{"DUBBO_IP_TO_REGISTRY=127.0.0.1"}
+	for k, v := range cfg.Env {
+		env = append(env, k+"="+v)
+	}
+	c := &Consumer{}
+	logOnFailure(t, func() *process { return c.proc })
+	t.Cleanup(func() {
+		if c.proc != nil {
+			_ = c.proc.stop(syscall.SIGKILL, 10*time.Second)
+		}
+	})
+	proc, err := startProcess("consumer", filepath.Join(t.TempDir(), "consumer.log"), env,
+		bin, "-registry", cfg.Registry, "-version", cfg.Version,
+		"-duration", cfg.Duration.String(), "-calls", strconv.Itoa(cfg.Calls),
+		"-qps", strconv.Itoa(cfg.QPS), "-workers", strconv.Itoa(cfg.Workers), "-arg", cfg.Arg)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	c.proc = proc
+	return c
+}
+
+// Wait waits for the consumer to finish (up to timeout) and returns its
+// summary; it fails the test if the process failed.
+func (c *Consumer) Wait(t testing.TB, timeout time.Duration) ConsumerReport {
+	t.Helper()
+	select {
+	case <-c.proc.done:
+	case <-time.After(timeout):
+		t.Fatalf("testenv: consumer still running after %v", timeout)
+	}
+	if c.proc.err != nil {
+		t.Fatalf("testenv: consumer: %v\n%s", c.proc.err, c.proc.logTail(4<<10))
+	}
+	reports := c.Reports(t)
+	if len(reports) == 0 || !reports[len(reports)-1].At.IsZero() {
+		t.Fatalf("testenv: consumer printed no summary\n%s", c.proc.logTail(4<<10))
+	}
+	return reports[len(reports)-1]
+}
+
+// Reports returns the progress lines printed so far (At set, cumulative
+// counts) and, once finished, the summary (At zero) last.
+func (c *Consumer) Reports(t testing.TB) []ConsumerReport {
+	t.Helper()
+	f, err := os.Open(c.proc.logPath)
+	if err != nil {
+		t.Fatalf("testenv: consumer log: %v", err)
+	}
+	defer f.Close()
+	var out []ConsumerReport
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		kind, body, ok := strings.Cut(sc.Text(), " ")
+		if !ok || (kind != "progress" && kind != "summary") {
+			continue
+		}
+		var r struct {
+			ConsumerReport
+			AtMillis int64 `json:"at"`
+		}
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("testenv: consumer line %q: %v", sc.Text(), err)
+		}
+		if kind == "progress" {
+			r.ConsumerReport.At = time.UnixMilli(r.AtMillis)
+		}
+		out = append(out, r.ConsumerReport)
+	}
+	return out
+}
+
+func (r ConsumerReport) String() string {
+	return fmt.Sprintf("calls=%d failed=%d mesh=%.0f direct=%.0f fallbacks=%v providers=%v err=%q",
+		r.Calls, r.Failed, r.Mesh, r.Direct, r.Fallbacks, r.Providers, r.FirstError)
+}

@@ -1,0 +1,207 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// RnacosVersion is the rnacos release scripts/lib.sh installs (keep the two
+// in step).
+const RnacosVersion = "0.8.8"
+
+const nacosReady = 30 * time.Second
+
+// Nacos is an rnacos server (a Nacos 2.x compatible server written in Rust)
+// on 127.0.0.1. Its methods must be called from the test goroutine.
+type Nacos struct {
+	bin     string
+	port    int    // HTTP port; gRPC is port+1000, as Nacos 2.x clients expect
+	dir     string // data dir and logs
+	proc    *process
+	started int
+}
+
+// RnacosBinary returns the rnacos binary: $DUBBOMESH_RNACOS, else the one
+// scripts/lib.sh caches in ~/.cache/dubbomesh/tools/rnacos-VERSION/bin, else
+// rnacos in PATH. It skips t (or fails it, see Required) when none exists.
+func RnacosBinary(t testing.TB) string {
+	t.Helper()
+	if v := os.Getenv(EnvRnacos); v != "" {
+		if p, err := exec.LookPath(v); err == nil {
+			return p
+		}
+		missing(t, "rnacos ("+EnvRnacos+"="+v+" is not executable)", "scripts/test.sh installs it")
+	}
+	cache := os.Getenv("DUBBOMESH_CACHE")
+	if cache == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			cache = filepath.Join(d, "dubbomesh")
+		}
+	}
+	if cache != "" {
+		p := filepath.Join(cache, "tools", "rnacos-"+RnacosVersion, "bin", "rnacos")
+		if _, err := exec.LookPath(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("rnacos"); err == nil {
+		return p
+	}
+	missing(t, "rnacos "+RnacosVersion,
+		"cargo install rnacos --locked --version "+RnacosVersion+" --root ~/.cache/dubbomesh/tools/rnacos-"+RnacosVersion)
+	return ""
+}
+
+// StartNacos starts rnacos on 127.0.0.1 with free ports (HTTP port P and gRPC
+// port P+1000, the console disabled) and its data in a temporary directory,
+// waits until it serves, and stops it when the test ends. It skips the test
+// (or fails it, see Required) when rnacos is not installed.
+func StartNacos(t testing.TB) *Nacos {
+	t.Helper()
+	n := &Nacos{bin: RnacosBinary(t), dir: t.TempDir()}
+	logOnFailure(t, func() *process { return n.proc })
+	t.Cleanup(func() {
+		if n.proc != nil {
+			_ = n.proc.stop(syscall.SIGKILL, 10*time.Second)
+		}
+	})
+	var err error
+	for range 5 {
+		n.port, err = freeNacosPort(t)
+		if err != nil {
+			continue
+		}
+		if err = n.start(); err == nil {
+			return n
+		}
+		t.Logf("testenv: rnacos on port %d: %v; retrying", n.port, err)
+	}
+	t.Fatalf("testenv: rnacos did not start: %v", err)
+	return nil
+}
+
+// freeNacosPort finds a port P such that P and P+1000 are free on 127.0.0.1.
+func freeNacosPort(t testing.TB) (int, error) {
+	for range 20 {
+		p := FreePort(t)
+		if p+1000 > 65535 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1000)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free port pair P, P+1000")
+}
+
+// Addr returns "127.0.0.1:PORT", the HTTP address Nacos clients are given.
+func (n *Nacos) Addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port))
+}
+
+// GRPCAddr returns "127.0.0.1:PORT+1000".
+func (n *Nacos) GRPCAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port+1000))
+}
+
+// Stop kills the server, as a crash would. Ephemeral instances live only in
+// its memory: after Start they are back only once their clients register
+// them again. The data directory (configuration) and the ports are kept.
+func (n *Nacos) Stop(t testing.TB) {
+	t.Helper()
+	if n.proc == nil || n.proc.exited() {
+		t.Fatalf("testenv: rnacos %s is not running", n.Addr())
+	}
+	_ = n.proc.stop(syscall.SIGKILL, 10*time.Second)
+}
+
+// Start starts a stopped server again on the same ports and data directory.
+func (n *Nacos) Start(t testing.TB) {
+	t.Helper()
+	if n.proc != nil && !n.proc.exited() {
+		t.Fatalf("testenv: rnacos %s is already running", n.Addr())
+	}
+	var err error
+	for range 5 {
+		if err = n.start(); err == nil {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("testenv: rnacos restart on %s: %v", n.Addr(), err)
+}
+
+func (n *Nacos) start() error {
+	n.started++
+	env := []string{
+		// Bind the SDK ports (HTTP and gRPC) to loopback only.
+		"RNACOS_SDK_HOST=127.0.0.1",
+		"RNACOS_HTTP_PORT=" + strconv.Itoa(n.port),
+		"RNACOS_GRPC_PORT=" + strconv.Itoa(n.port+1000),
+		// The console is not needed: 0 disables it.
+		"RNACOS_HTTP_CONSOLE_PORT=0",
+		"RNACOS_CONSOLE_HOST=127.0.0.1",
+		"RNACOS_RAFT_NODE_ADDR=127.0.0.1:" + strconv.Itoa(n.port+1000),
+		"RNACOS_DATA_DIR=" + filepath.Join(n.dir, "data"),
+		"RUST_LOG=warn",
+	}
+	logPath := filepath.Join(n.dir, fmt.Sprintf("rnacos-%d.log", n.started))
+	// rnacos reads .env from its working directory: point it at an empty
+	// file so that nothing around the test changes its configuration.
+	envFile := filepath.Join(n.dir, "rnacos.env")
+	if err := os.WriteFile(envFile, nil, 0o644); err != nil {
+		return err
+	}
+	proc, err := startProcessIn(n.dir, "rnacos", logPath, env, n.bin, "--env-file", envFile)
+	if err != nil {
+		return err
+	}
+	n.proc = proc
+	err = poll(proc, nacosReady, 100*time.Millisecond, n.ready)
+	if err != nil {
+		_ = proc.stop(syscall.SIGKILL, 10*time.Second)
+		return fmt.Errorf("%w\n%s", err, proc.logTail(2<<10))
+	}
+	return nil
+}
+
+// ready wants the HTTP API to answer a service list and the gRPC port to
+// accept connections.
+func (n *Nacos) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", n.GRPCAddr())
+	if err != nil {
+		return err
+	}
+	c.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		"http://"+n.Addr()+"/nacos/v1/ns/service/list?pageNo=1&pageSize=1", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("service list: %s: %s", resp.Status, b)
+	}
+	return nil
+}
