@@ -146,6 +146,11 @@ func get() (*process, error) {
 				log.Error("cannot watch the routing file; runtime flips from it are off", "file", cfg.RoutingFile, "error", err)
 			}
 		}
+		if cfg.ConfigCenter.URL != "" {
+			if err := watchConfigCenter(cfg.ConfigCenter, r, log); err != nil {
+				log.Error("cannot watch the config center; runtime flips from it are off", "error", err)
+			}
+		}
 		log.Info("dubbomesh adapter ready", "mode", cfg.Routing.Default.Mode, "meshWeight", cfg.Routing.Default.MeshWeight,
 			"sidecar", cfg.Target.Sidecar, "proxyless", cfg.Target.Proxyless, "routingFile", cfg.RoutingFile)
 	})

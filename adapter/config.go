@@ -25,6 +25,9 @@ const (
 	EnvProxyless    = "DUBBOMESH_PROXYLESS"     // true: xds:///host instead of the sidecar
 	EnvRoutingFile  = "DUBBOMESH_ROUTING_FILE"  // YAML routing file, watched
 	EnvHostTemplate = "DUBBOMESH_HOST_TEMPLATE" // mesh host template, default {interface}.dubbo
+	EnvConfigCenter = "DUBBOMESH_CONFIG_CENTER" // dubbo-go config center URL holding the routing key
+	EnvRoutingGroup = "DUBBOMESH_ROUTING_GROUP" // config-center group, default dubbomesh
+	EnvRoutingKey   = "DUBBOMESH_ROUTING_KEY"   // config-center key, default routing
 )
 
 // DefaultSidecar is where the sidecar's outbound listener is expected.
@@ -43,6 +46,9 @@ type Config struct {
 	Hosts naming.Hosts
 	// RoutingFile, when set, is a YAML router.Config re-read on change.
 	RoutingFile string
+	// ConfigCenter, when its URL is set, holds the routing YAML under a
+	// key; changes apply as they are published.
+	ConfigCenter ConfigCenter
 }
 
 // LoadEnv builds a Config from the environment via lookup (os.LookupEnv in
@@ -86,6 +92,9 @@ func LoadEnv(lookup func(string) (string, bool)) (Config, error) {
 	if v, ok := lookup(EnvRoutingFile); ok {
 		c.RoutingFile = v
 	}
+	c.ConfigCenter.URL, _ = lookup(EnvConfigCenter)
+	c.ConfigCenter.Group, _ = lookup(EnvRoutingGroup)
+	c.ConfigCenter.Key, _ = lookup(EnvRoutingKey)
 	return c, c.Validate()
 }
 
