@@ -23,6 +23,10 @@ const ClusterName = "dubbomesh"
 // originalClusterKey keeps a reference's own cluster on its URL.
 const originalClusterKey = "dubbomesh.original-cluster"
 
+// OptOutParam set to "false" on a reference (client.WithParam) keeps that
+// reference out of the mesh router entirely.
+const OptOutParam = "dubbomesh"
+
 func init() {
 	extension.SetCluster(ClusterName, func() cluster.Cluster { return &meshCluster{} })
 	extension.SetConfigPostProcessor(ClusterName, postProcessor{})
@@ -35,7 +39,7 @@ type postProcessor struct{}
 // PostProcessReferenceConfig implements config.ConfigPostProcessor.
 func (postProcessor) PostProcessReferenceConfig(u *common.URL) {
 	orig := u.GetParam(constant.ClusterKey, constant.DefaultCluster)
-	if orig == ClusterName {
+	if orig == ClusterName || u.GetParam(OptOutParam, "") == "false" {
 		return
 	}
 	u.SetParam(originalClusterKey, orig)
