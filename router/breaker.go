@@ -60,7 +60,7 @@ func newBreaker(cfg Breaker, now func() time.Time, onChange func(from, to State)
 }
 
 func (b *breaker) setConfig(cfg Breaker) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	b.cfg.Store(&cfg)
 }
 

@@ -75,7 +75,9 @@ const (
 	DefaultProbes       = 3
 )
 
-func (b Breaker) withDefaults() Breaker {
+// WithDefaults returns b with every zero field set to its default. dubbomesh
+// derives Envoy's outlier detection from the same values.
+func (b Breaker) WithDefaults() Breaker {
 	if b.Window == 0 {
 		b.Window = DefaultWindow
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/router"
 )
 
 // Names of the resources Envoy sidecars get.
@@ -46,6 +47,10 @@ type Translation struct {
 	ConsistentHash string
 	// ConnectTimeout of every cluster; default 1s.
 	ConnectTimeout time.Duration
+	// Breaker is the apps' mesh circuit breaker setting; clusters get the
+	// matching outlier detection (unless it is disabled), so Envoy ejects a
+	// failing provider on the same terms the app stops using the mesh.
+	Breaker router.Breaker
 }
 
 // Validate reports settings a user has to fix.
@@ -196,6 +201,7 @@ func (t *Translation) cluster(name string, eps []registry.Endpoint, http2 bool) 
 		return nil, err
 	}
 	c.LoadBalancingPolicy = policy
+	c.OutlierDetection = outlierDetection(t.Breaker)
 	if http2 {
 		opts, err := anypb.New(&upstreamhttpv3.HttpProtocolOptions{
 			UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{
@@ -214,6 +220,29 @@ func (t *Translation) cluster(name string, eps []registry.Endpoint, http2 bool) 
 		}
 	}
 	return c, nil
+}
+
+// outlierDetection maps the breaker settings: ConsecutiveFailures →
+// consecutive 5xx and gateway failures, FailureRatio over MinRequests →
+// failure percentage (what grpc-go implements too), Cooldown → base
+// ejection time, a tenth of the Window → the analysis interval.
+func outlierDetection(b router.Breaker) *clusterv3.OutlierDetection {
+	if b.Disabled {
+		return nil
+	}
+	b = b.WithDefaults()
+	return &clusterv3.OutlierDetection{
+		Consecutive_5Xx:                    wrapperspb.UInt32(uint32(b.ConsecutiveFailures)),
+		ConsecutiveGatewayFailure:          wrapperspb.UInt32(uint32(b.ConsecutiveFailures)),
+		EnforcingConsecutiveGatewayFailure: wrapperspb.UInt32(100),
+		Interval:                           durationpb.New(max(b.Window/10, 100*time.Millisecond)),
+		BaseEjectionTime:                   durationpb.New(b.Cooldown),
+		FailurePercentageThreshold:         wrapperspb.UInt32(uint32(b.FailureRatio * 100)),
+		EnforcingFailurePercentage:         wrapperspb.UInt32(100),
+		FailurePercentageRequestVolume:     wrapperspb.UInt32(uint32(b.MinRequests)),
+		FailurePercentageMinimumHosts:      wrapperspb.UInt32(1),
+		MaxEjectionPercent:                 wrapperspb.UInt32(50),
+	}
 }
 
 // loadBalance picks the service's Dubbo loadbalance: the most common value
