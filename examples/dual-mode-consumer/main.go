@@ -75,9 +75,9 @@ type Summary struct {
 }
 
 func run(c config) error {
-	dubbologger.SetLoggerLevel("warn")
 	ins, err := dubbo.NewInstance(
 		dubbo.WithName("greeter-consumer"),
+		dubbo.WithLogger(dubbologger.WithZap(), dubbologger.WithLevel("warn")),
 		dubbo.WithRegistry(registry.WithAddress(c.registry)),
 	)
 	if err != nil {
