@@ -3,7 +3,6 @@ package registry
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 )
@@ -80,6 +79,9 @@ type Endpoint struct {
 	// sorted. Sources leave it empty; the Merger fills it.
 	Registries []string
 	// Params are the raw registry parameters, kept for debugging only.
+	//
+	// Registries and Params are never modified once the endpoint is handed
+	// to a Sink: copies of an endpoint share them.
 	Params map[string]string
 }
 
@@ -165,13 +167,9 @@ func (s *Service) Equal(o *Service) bool {
 	return true
 }
 
-// Clone returns a deep copy of s.
+// Clone returns a copy of s that can be sorted and modified endpoint by
+// endpoint without affecting s. The endpoints' Registries and Params, which
+// are never modified, are shared.
 func (s *Service) Clone() Service {
-	c := Service{Key: s.Key, Endpoints: make([]Endpoint, len(s.Endpoints))}
-	for i, e := range s.Endpoints {
-		e.Registries = slices.Clone(e.Registries)
-		e.Params = maps.Clone(e.Params)
-		c.Endpoints[i] = e
-	}
-	return c
+	return Service{Key: s.Key, Endpoints: slices.Clone(s.Endpoints)}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -263,6 +264,9 @@ func loadBalance(eps []registry.Endpoint) string {
 
 func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) *endpointv3.ClusterLoadAssignment {
 	lbs := make([]*endpointv3.LbEndpoint, 0, len(eps))
+	// Endpoints of a service mostly carry the same labels: share one
+	// metadata message per distinct label set (read-only once built).
+	shared := map[string]*corev3.Metadata{}
 	for _, e := range eps {
 		weight, health := e.Weight, corev3.HealthStatus_HEALTHY
 		if weight == 0 {
@@ -274,7 +278,7 @@ func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) *endp
 			}},
 			HealthStatus:        health,
 			LoadBalancingWeight: wrapperspb.UInt32(weight),
-			Metadata:            t.endpointMetadata(&e),
+			Metadata:            t.endpointMetadata(&e, shared),
 		})
 	}
 	return &endpointv3.ClusterLoadAssignment{
@@ -290,7 +294,7 @@ func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) *endp
 
 // endpointMetadata puts the workload labels under "envoy.lb" (usable by
 // subset load balancing and route metadata matches).
-func (t *Translation) endpointMetadata(e *registry.Endpoint) *corev3.Metadata {
+func (t *Translation) endpointMetadata(e *registry.Endpoint, shared map[string]*corev3.Metadata) *corev3.Metadata {
 	labels := t.Labeler.Labels(naming.Workload{
 		Application: e.Application,
 		Version:     e.Version,
@@ -300,14 +304,22 @@ func (t *Translation) endpointMetadata(e *registry.Endpoint) *corev3.Metadata {
 		Registries:  e.Registries,
 		Params:      e.Params,
 	})
-	keys := slices.Sorted(maps.Keys(labels))
-	fields := make(map[string]*structpb.Value, len(labels))
-	for _, k := range keys {
-		fields[k] = structpb.NewStringValue(labels[k])
+	var key strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		key.WriteString(k + "=" + labels[k] + "\x00")
 	}
-	return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+	if md, ok := shared[key.String()]; ok {
+		return md
+	}
+	fields := make(map[string]*structpb.Value, len(labels))
+	for k, v := range labels {
+		fields[k] = structpb.NewStringValue(v)
+	}
+	md := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
 		"envoy.lb": {Fields: fields},
 	}}
+	shared[key.String()] = md
+	return md
 }
 
 func socketAddress(host string, port uint32) *corev3.Address {
