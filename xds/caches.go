@@ -1,6 +1,8 @@
 package xds
 
 import (
+	"strings"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -15,6 +17,7 @@ const (
 	keyRoute             = "rds"
 	keyCluster           = "cds"
 	keyEndpoint          = "eds"
+	keyUnsupported       = "unsupported:"
 )
 
 // caches are one linear cache per type (and per listener flavour). Linear
@@ -38,11 +41,11 @@ func newCaches() *caches {
 	}
 }
 
-func (c *caches) mux() *cache.MuxCache {
-	return &cache.MuxCache{
-		Classify: func(r *cache.Request) string { return classify(r.GetTypeUrl(), r.GetNode()) },
+func (c *caches) mux(exts []Extension) *cache.MuxCache {
+	m := &cache.MuxCache{
+		Classify: func(r *cache.Request) string { return classifyExt(r.GetTypeUrl(), r.GetNode(), exts) },
 		ClassifyDelta: func(r *cache.DeltaRequest) string {
-			return classify(r.GetTypeUrl(), r.GetNode())
+			return classifyExt(r.GetTypeUrl(), r.GetNode(), exts)
 		},
 		Caches: map[string]cache.Cache{
 			keyListenerProxyless: c.listenersProxyless,
@@ -52,6 +55,23 @@ func (c *caches) mux() *cache.MuxCache {
 			keyEndpoint:          c.endpoints,
 		},
 	}
+	for i, e := range exts {
+		m.Caches[extensionKey(i)] = e
+	}
+	return m
+}
+
+// classifyExt is classify, then the first extension serving the type URL.
+func classifyExt(typeURL string, node *corev3.Node, exts []Extension) string {
+	key := classify(typeURL, node)
+	if strings.HasPrefix(key, keyUnsupported) {
+		for i, e := range exts {
+			if e.Serves(typeURL) {
+				return extensionKey(i)
+			}
+		}
+	}
+	return key
 }
 
 // classify picks the cache for a request. An unknown type URL yields a key
@@ -70,7 +90,7 @@ func classify(typeURL string, node *corev3.Node) string {
 	case resourcev3.EndpointType:
 		return keyEndpoint
 	default:
-		return "unsupported:" + typeURL
+		return keyUnsupported + typeURL
 	}
 }
 

@@ -106,6 +106,8 @@ type Server struct {
 	caches  *caches
 	gate    *gate
 	pub     *publisher
+	// extensions serve non-Envoy types (WithExtension).
+	extensions []Extension
 }
 
 // Option configures a Server.
@@ -136,7 +138,7 @@ func New(cfg Config, model Model, opts ...Option) (*Server, error) {
 	}
 	s.log = s.log.With("component", "xds")
 	s.caches = newCaches()
-	s.gate = newGate(s.caches.mux())
+	s.gate = newGate(s.caches.mux(s.extensions))
 	s.pub = newPublisher(&s.cfg.Translation, s.caches, s.log, s.metrics)
 	return s, nil
 }
@@ -219,13 +221,21 @@ func (s *Server) publishLoop(ctx context.Context) error {
 	if err := s.pub.setStatic(); err != nil {
 		return err
 	}
-	s.pub.apply(s.model.Drain())
+	s.publish(s.model.Drain())
 	s.gate.Open()
 	s.log.Info("initial state published; serving clients")
 	return debounce.Run(ctx, s.cfg.Debounce, s.model.Changed(), func(context.Context) error {
-		s.pub.apply(s.model.Drain())
+		s.publish(s.model.Drain())
 		return nil
 	})
+}
+
+// publish hands one batch of changed services to every output.
+func (s *Server) publish(changed []registry.Service) {
+	s.pub.apply(changed)
+	for _, e := range s.extensions {
+		e.Apply(changed)
+	}
 }
 
 // Resources returns the resources currently published, by type URL and name.

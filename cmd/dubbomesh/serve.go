@@ -18,8 +18,10 @@ import (
 	"github.com/dubbomesh/dubbomesh/internal/debounce"
 	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/nacos"
 	"github.com/dubbomesh/dubbomesh/registry/zookeeper"
 	"github.com/dubbomesh/dubbomesh/xds"
+	"github.com/dubbomesh/dubbomesh/xds/istio"
 )
 
 func serveCmd() *cobra.Command {
@@ -109,7 +111,15 @@ func serve(ctx context.Context, cfg config.Config) error {
 	for i, s := range sources {
 		names[i] = s.Name()
 	}
-	merger := registry.NewMerger(names, registry.WithMergeLogger(log.With("component", "model")), registry.WithMergeRegisterer(reg))
+	staleTTL := cfg.Model.StaleTTL
+	switch {
+	case staleTTL == 0:
+		staleTTL = registry.DefaultStaleTTL
+	case staleTTL < 0:
+		staleTTL = 0 // never expire
+	}
+	merger := registry.NewMerger(names, registry.WithMergeLogger(log.With("component", "model")),
+		registry.WithMergeRegisterer(reg), registry.WithStaleTTL(staleTTL))
 
 	xcfg := xds.Config{
 		Address: cfg.XDS.Address,
@@ -118,11 +128,25 @@ func serve(ctx context.Context, cfg config.Config) error {
 			Labeler:         naming.Labeler{FromParams: cfg.Labels.FromParams, Static: cfg.Labels.Static},
 			OutboundAddress: cfg.XDS.OutboundAddress,
 			ConsistentHash:  cfg.XDS.ConsistentHash,
+			Breaker:         cfg.Breaker,
 		},
 		Debounce:        debounce.Config{Quiet: cfg.XDS.Debounce.Quiet, Ceiling: cfg.XDS.Debounce.Ceiling},
 		MaxMessageBytes: cfg.XDS.MaxMessageBytes,
 	}
-	xs, err := xds.New(xcfg, merger, xds.WithLogger(log), xds.WithRegisterer(reg))
+	xopts := []xds.Option{xds.WithLogger(log), xds.WithRegisterer(reg)}
+	if cfg.Istio.Enabled {
+		ist, err := istio.New(istio.Config{
+			Namespace: cfg.Istio.Namespace,
+			Hosts:     xcfg.Translation.Hosts,
+			Labeler:   xcfg.Translation.Labeler,
+			Ports:     istio.Ports{Triple: cfg.Istio.Ports.Triple, GRPC: cfg.Istio.Ports.GRPC, Dubbo: cfg.Istio.Ports.Dubbo},
+		}, istio.WithLogger(log), istio.WithRegisterer(reg))
+		if err != nil {
+			return err
+		}
+		xopts = append(xopts, xds.WithExtension(ist))
+	}
+	xs, err := xds.New(xcfg, merger, xopts...)
 	if err != nil {
 		return err
 	}
@@ -161,6 +185,24 @@ func buildSources(cfg config.Config, log *slog.Logger, reg prometheus.Registerer
 				Root:           r.Root,
 				SessionTimeout: r.SessionTimeout,
 			}, zookeeper.WithLogger(log.With("component", "zookeeper", "source", r.Name)), zookeeper.WithRegisterer(reg))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+		case "nacos":
+			w, err := nacos.NewWatcher(nacos.Config{
+				Name:                r.Name,
+				Servers:             r.Servers,
+				Namespaces:          r.Nacos.Namespaces,
+				Groups:              r.Nacos.Groups,
+				Username:            r.Nacos.Username,
+				Password:            r.Nacos.Password,
+				AccessKey:           r.Nacos.AccessKey,
+				SecretKey:           r.Nacos.SecretKey,
+				ServiceListInterval: r.Nacos.ServiceListInterval,
+				ResyncGrace:         r.Nacos.ResyncGrace,
+				CacheDir:            r.Nacos.CacheDir,
+			}, nacos.WithLogger(log), nacos.WithRegisterer(reg))
 			if err != nil {
 				return nil, err
 			}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/dubbomesh/dubbomesh/router"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -26,11 +28,27 @@ type Config struct {
 	// Registries are registry URLs, e.g.
 	// "zookeeper://127.0.0.1:2181,127.0.0.1:2182?root=dubbo&name=zk-a".
 	Registries []string `yaml:"registries"`
-	XDS        XDS      `yaml:"xds"`
-	Admin      Admin    `yaml:"admin"`
-	Naming     Naming   `yaml:"naming"`
-	Labels     Labels   `yaml:"labels"`
-	Log        Log      `yaml:"log"`
+	// Model configures the merged view of the registries.
+	Model  Model  `yaml:"model"`
+	XDS    XDS    `yaml:"xds"`
+	Admin  Admin  `yaml:"admin"`
+	Naming Naming `yaml:"naming"`
+	Labels Labels `yaml:"labels"`
+	Log    Log    `yaml:"log"`
+	// Istio configures the ServiceEntry/WorkloadEntry output for istiod.
+	Istio Istio `yaml:"istio"`
+	// Breaker is the apps' mesh circuit breaker setting (the `breaker:`
+	// block of the adapter's routing file); clusters get the matching Envoy
+	// outlier detection.
+	Breaker router.Breaker `yaml:"breaker"`
+}
+
+// Model configures the merged view of the registries.
+type Model struct {
+	// StaleTTL is how long the last-known endpoints of a registry that
+	// cannot be reached are still served. 0 means the default (10m); a
+	// negative value serves them until the registry is back.
+	StaleTTL time.Duration `yaml:"staleTTL"`
 }
 
 // XDS configures the xDS server.
@@ -117,6 +135,7 @@ func Parse(r io.Reader) (Config, error) {
 // DUBBOMESH_OUTBOUND_ADDRESS, DUBBOMESH_ADMIN_ADDRESS, DUBBOMESH_LOG_LEVEL,
 // DUBBOMESH_LOG_FORMAT.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
+	c.Istio.applyEnv(lookup)
 	if v, ok := lookup("DUBBOMESH_REGISTRIES"); ok {
 		c.Registries = strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ';' || r == '\n' })
 	}
@@ -154,6 +173,9 @@ func (c Config) Validate() error {
 	if len(c.Registries) == 0 {
 		return fmt.Errorf("%w: registries: give at least one registry URL, e.g. zookeeper://127.0.0.1:2181", ErrInvalid)
 	}
+	if err := (router.Config{Default: router.Service{Mode: router.ModeLegacy}, Breaker: c.Breaker}).Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	names := map[string]bool{}
 	for i, raw := range c.Registries {
 		r, err := ParseRegistry(raw, i)
@@ -175,6 +197,9 @@ func (c Config) Validate() error {
 	case "", "text", "json":
 	default:
 		return fmt.Errorf("%w: log.format %q: want text or json", ErrInvalid, c.Log.Format)
+	}
+	if err := c.Istio.Validate(); err != nil {
+		return err
 	}
 	if c.XDS.Debounce.Quiet < 0 || c.XDS.Debounce.Ceiling < 0 {
 		return fmt.Errorf("%w: xds.debounce: durations must not be negative", ErrInvalid)

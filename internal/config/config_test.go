@@ -85,6 +85,12 @@ func TestParseRegistry(t *testing.T) {
 			Kind: "zookeeper", Name: "zookeeper-2", Servers: []string{"a:2181", "b:2182"}, Root: "custom",
 			SessionTimeout: 5 * time.Second, Params: url.Values{"x": {"1"}},
 		}},
+		{"nacos://127.0.0.1:8848,127.0.0.2?namespace=prod,public&group=G1,G2&username=u&password=p&accessKey=ak&secretKey=sk&serviceListInterval=5s&resyncGrace=3s&cacheDir=/tmp/x&name=n1", 1, Registry{
+			Kind: "nacos", Name: "n1", Servers: []string{"127.0.0.1:8848", "127.0.0.2:8848"}, Params: url.Values{},
+			Nacos: Nacos{Namespaces: []string{"prod", "public"}, Groups: []string{"G1", "G2"}, Username: "u", Password: "p",
+				AccessKey: "ak", SecretKey: "sk", ServiceListInterval: 5 * time.Second, ResyncGrace: 3 * time.Second, CacheDir: "/tmp/x"},
+		}},
+		{"nacos://127.0.0.1", 0, Registry{Kind: "nacos", Name: "nacos", Servers: []string{"127.0.0.1:8848"}, Params: url.Values{}}},
 	}
 	for _, tt := range tests {
 		got, err := ParseRegistry(tt.raw, tt.index)
@@ -97,8 +103,38 @@ func TestParseRegistry(t *testing.T) {
 	}
 }
 
+func TestParseRegistryNacosErrors(t *testing.T) {
+	for raw, want := range map[string]string{
+		"nacos://h?namespce=prod":                     `unknown parameter "namespce"`,
+		"nacos://h?serviceListInterval=5":             "serviceListInterval",
+		"nacos://user:secret-pw@h":                    "query parameters",
+		"nacos://h:99999?password=secret-pw&group=G1": "bad port",
+	} {
+		_, err := ParseRegistry(raw, 0)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseRegistry(%q) = %v, want an error containing %q", raw, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-pw") {
+			t.Errorf("ParseRegistry(%q): error shows the password: %v", raw, err)
+		}
+	}
+}
+
+func TestRedact(t *testing.T) {
+	for raw, want := range map[string]string{
+		"nacos://h:8848?username=u&password=p&secretKey=s&accessKey=a": "nacos://h:8848?username=u&password=***&secretKey=***&accessKey=a",
+		"nacos://u:pw@h":             "nacos://u:***@h",
+		"zookeeper://a,b?root=dubbo": "zookeeper://a,b?root=dubbo",
+		"no scheme":                  "no scheme",
+	} {
+		if got := Redact(raw); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
+
 func FuzzParseRegistry(f *testing.F) {
-	for _, s := range []string{"zookeeper://127.0.0.1:2181", "zk://a,b?root=x", "nacos://[::1]:8848?namespace=a", "://", "zookeeper://%zz"} {
+	for _, s := range []string{"zookeeper://127.0.0.1:2181", "zk://a,b?root=x", "nacos://[::1]:8848?namespace=a", "nacos://h?group=a,,b&namespace=,x&password=p", "://", "zookeeper://%zz"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {

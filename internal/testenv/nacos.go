@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -68,7 +70,7 @@ func RnacosBinary(t testing.TB) string {
 // (or fails it, see Required) when rnacos is not installed.
 func StartNacos(t testing.TB) *Nacos {
 	t.Helper()
-	n := &Nacos{bin: RnacosBinary(t), dir: t.TempDir()}
+	n := &Nacos{bin: RnacosBinary(t)}
 	logOnFailure(t, func() *process { return n.proc })
 	t.Cleanup(func() {
 		if n.proc != nil {
@@ -81,6 +83,7 @@ func StartNacos(t testing.TB) *Nacos {
 		if err != nil {
 			continue
 		}
+		n.dir = t.TempDir() // nothing of a failed attempt is reused
 		if err = n.start(); err == nil {
 			return n
 		}
@@ -170,7 +173,15 @@ func (n *Nacos) start() error {
 		return err
 	}
 	n.proc = proc
-	err = poll(proc, nacosReady, 100*time.Millisecond, n.ready)
+	err = poll(proc, nacosReady, 100*time.Millisecond, func(ctx context.Context) error {
+		if err := n.crashed(proc); err != nil {
+			return err
+		}
+		return n.ready(ctx)
+	})
+	if err == nil {
+		err = n.crashed(proc) // a worker may have died while ready was asked
+	}
 	if err != nil {
 		_ = proc.stop(syscall.SIGKILL, 10*time.Second)
 		return fmt.Errorf("%w\n%s", err, proc.logTail(2<<10))
@@ -178,8 +189,29 @@ func (n *Nacos) start() error {
 	return nil
 }
 
-// ready wants the HTTP API to answer a service list and the gRPC port to
-// accept connections.
+// errCrashed reports an rnacos whose worker panicked: rnacos 0.8.8 now and
+// then panics at start-up in its Raft apply actor (raftapply.rs: a request
+// handled before the actor is wired up); the server then answers but never
+// stores configuration. Such a server is replaced.
+var errCrashed = errors.New("testenv: rnacos worker panicked")
+
+func (n *Nacos) crashed(proc *process) error {
+	b, err := os.ReadFile(proc.logPath)
+	if err != nil {
+		return err
+	}
+	if bytes.Contains(b, []byte("panicked at")) {
+		// Not retried by poll: stop at once.
+		_ = proc.stop(syscall.SIGKILL, 10*time.Second)
+		return errCrashed
+	}
+	return nil
+}
+
+// ready wants the gRPC port to accept connections, rnacos' health check
+// (which includes its Raft store: a configuration write that arrives
+// before the store is up crashes a worker of rnacos 0.8.8) to pass, and the
+// HTTP API to answer a service list.
 func (n *Nacos) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -189,8 +221,21 @@ func (n *Nacos) ready(ctx context.Context) error {
 		return err
 	}
 	c.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		"http://"+n.Addr()+"/nacos/v1/ns/service/list?pageNo=1&pageSize=1", nil)
+	for _, path := range []string{"/nacos/health", "/nacos/v1/ns/service/list?pageNo=1&pageSize=1"} {
+		if err := httpOK(ctx, http.MethodGet, "http://"+n.Addr()+path); err != nil {
+			return err
+		}
+	}
+	// A configuration write and read: goes through the Raft store.
+	cfg := "http://" + n.Addr() + "/nacos/v1/cs/configs?dataId=testenv.ready&group=testenv"
+	if err := httpOK(ctx, http.MethodPost, cfg+"&content=ok"); err != nil {
+		return err
+	}
+	return httpOK(ctx, http.MethodGet, cfg)
+}
+
+func httpOK(ctx context.Context, method, url string) error {
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		return err
 	}
@@ -201,7 +246,7 @@ func (n *Nacos) ready(ctx context.Context) error {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("service list: %s: %s", resp.Status, b)
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
 	}
 	return nil
 }

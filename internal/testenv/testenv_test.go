@@ -196,3 +196,29 @@ func TestRequired(t *testing.T) {
 		t.Fatal("Required() with DUBBOMESH_TESTENV=1 = false")
 	}
 }
+
+func TestStartNacos(t *testing.T) {
+	n := StartNacos(t)
+	get := func() error {
+		resp, err := http.Get("http://" + n.Addr() + "/nacos/v1/cs/configs?dataId=testenv.ready&group=testenv")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		return nil
+	}
+	if err := get(); err != nil {
+		t.Fatalf("config written by the readiness check: %v", err)
+	}
+	n.Stop(t)
+	if get() == nil {
+		t.Fatal("stopped rnacos still answers")
+	}
+	n.Start(t)
+	if err := get(); err != nil {
+		t.Fatalf("after restart (same data dir): %v", err)
+	}
+}

@@ -28,11 +28,12 @@ const waitTimeout = 30 * time.Second
 // recorder is a registry.Sink that keeps the latest state of every service
 // and the log of all updates.
 type recorder struct {
-	mu      sync.Mutex
-	state   map[registry.ServiceKey]registry.Service
-	log     []registry.Service
-	synced  int
-	changed chan struct{} // capacity 1
+	mu       sync.Mutex
+	state    map[registry.ServiceKey]registry.Service
+	log      []registry.Service
+	synced   int
+	statuses []bool        // reported connection states
+	changed  chan struct{} // capacity 1
 }
 
 func newRecorder() *recorder {
@@ -47,6 +48,14 @@ func (r *recorder) Update(source string, svc registry.Service) {
 		r.state[svc.Key] = svc
 	}
 	r.log = append(r.log, svc)
+	r.mu.Unlock()
+	r.poke()
+}
+
+// Status records the connection states reported (registry.StatusSink).
+func (r *recorder) Status(_ string, connected bool) {
+	r.mu.Lock()
+	r.statuses = append(r.statuses, connected)
 	r.mu.Unlock()
 	r.poke()
 }

@@ -55,6 +55,12 @@ func TestWatcherSurvivesZooKeeperRestart(t *testing.T) {
 	if v := metricValue(t, reg, "dubbomesh_registry_connected", "source", "zk"); v != 1 {
 		t.Errorf("connected = %v after the restart, want 1", v)
 	}
+	rec.mu.Lock()
+	statuses := slices.Clone(rec.statuses)
+	rec.mu.Unlock()
+	if !slices.Equal(statuses, []bool{false, true}) {
+		t.Errorf("reported statuses %v, want [false true] (disconnected, then connected)", statuses)
+	}
 
 	// The watches work again after the restart.
 	register(t, stay, "dubbo", "org.Bar", "tri://127.0.0.1:20003/org.Bar?application=a")

@@ -90,6 +90,7 @@ type run struct {
 
 	listedGen      uint64 // session generation last listed completely (0: none)
 	synced         bool
+	down           bool                 // disconnection reported to the sink
 	initialFetches map[metaKey]struct{} // first fetches that gate Synced
 }
 

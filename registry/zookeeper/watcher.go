@@ -301,7 +301,9 @@ func (r *run) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-r.tracker.changed:
-			if st, gen := r.tracker.current(); st == zk.StateHasSession && gen != r.listedGen {
+			st, gen := r.tracker.current()
+			r.reportStatus(st == zk.StateHasSession)
+			if st == zk.StateHasSession && gen != r.listedGen {
 				r.resync(ctx)
 			}
 		case ev := <-r.events:
@@ -319,6 +321,20 @@ func (r *run) loop(ctx context.Context) {
 			r.retryMetadata(ctx)
 		}
 		r.flush()
+	}
+}
+
+// reportStatus tells the sink when the synced source loses or regains
+// ZooKeeper (registry.ReportStatus), so that it can protect the last-known
+// state.
+func (r *run) reportStatus(up bool) {
+	switch {
+	case !up && !r.down && r.synced:
+		r.down = true
+		registry.ReportStatus(r.sink, r.w.cfg.Name, false)
+	case up && r.down:
+		r.down = false
+		registry.ReportStatus(r.sink, r.w.cfg.Name, true)
 	}
 }
 

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	grpcxds "google.golang.org/grpc/xds"
+
+	"github.com/dubbomesh/dubbomesh/internal/config"
+	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/internal/xdstest"
+	"github.com/dubbomesh/dubbomesh/xds"
+)
+
+// istioNode is an Istio sidecar node id in namespace dubbo.
+const istioNode = "sidecar~127.0.0.1~client.dubbo~dubbo.svc.cluster.local"
+
+// istioMesh is a dubbomesh with the Istio output on, served on a fixed xDS
+// address so that it can be restarted in place.
+type istioMesh struct {
+	xds, admin string
+	stop       func()
+}
+
+func startIstioMesh(t *testing.T, xdsAddr string, registries ...string) *istioMesh {
+	t.Helper()
+	m := &istioMesh{xds: xdsAddr, admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
+	cfg := config.Config{
+		Registries: registries,
+		XDS:        config.XDS{Address: m.xds, OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))},
+		Admin:      config.Admin{Address: m.admin},
+		Log:        config.Log{Level: "warn"},
+		Istio:      config.Istio{Enabled: true},
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg) }()
+	var once sync.Once
+	m.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("serve: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("serve did not stop")
+			}
+		})
+	}
+	t.Cleanup(m.stop)
+	xdstest.Eventually(t, 60*time.Second, func() error {
+		body, code, err := get(t.Context(), "http://"+m.admin+"/readyz")
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("readyz: %d %q %v", code, body, err)
+		}
+		return nil
+	})
+	return m
+}
+
+// splitConfig is what a mesh team would apply: subsets by the version label
+// dubbomesh puts on every WorkloadEntry, and an 80/20 split.
+const splitConfig = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: greeter, namespace: dubbo}
+spec:
+  host: ` + greeterHost + `
+  subsets:
+  - {name: v1, labels: {version: 1.0.0}}
+  - {name: v2, labels: {version: 2.0.0}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: greeter, namespace: dubbo}
+spec:
+  hosts: [` + greeterHost + `]
+  http:
+  - route:
+    - {destination: {host: ` + greeterHost + `, subset: v1}, weight: 80}
+    - {destination: {host: ` + greeterHost + `, subset: v2}, weight: 20}
+`
+
+// TestIstiodEndToEnd: real dubbo-go Triple providers in a real ZooKeeper,
+// dubbomesh serving Istio config, a real istiod (Istio's own bootstrap
+// server) fed by it, and real xDS clients of istiod: a raw ADS client
+// reading istiod's CDS/EDS, and grpc-go proxyless calling through istiod.
+func TestIstiodEndToEnd(t *testing.T) {
+	testenv.IstiodBinary(t) // skip early, before starting anything, when it is missing
+	zk := testenv.StartZooKeeper(t)
+	reg := "zookeeper://" + zk.Addr()
+	p1 := testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Application: "greeter-v1", Version: "1.0.0"})
+	p2 := testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Application: "greeter-v2", Version: "2.0.0"})
+	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	m := startIstioMesh(t, xdsAddr, reg)
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "greeter.yaml"), []byte(splitConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	istiod := testenv.StartIstiod(t, m.xds, testenv.IstiodConfig{ConfigDir: dir})
+	t.Logf("istiod ready after %v", time.Since(start))
+
+	addr := func(p *testenv.Provider) string { return fmt.Sprintf("127.0.0.1:%d", p.Port()) }
+	cluster := func(subset string) string { return fmt.Sprintf("outbound|50051|%s|%s", subset, greeterHost) }
+	w := watchIstiod(t, istiod.XDSAddr())
+	want := map[string][]string{
+		cluster(""):   {addr(p1), addr(p2)},
+		cluster("v1"): {addr(p1)},
+		cluster("v2"): {addr(p2)},
+	}
+	w.waitFor(t, "both providers in istiod's EDS, subsets by the version label", want)
+
+	// Through the mesh for real: grpc-go proxyless, configured by istiod.
+	cc := dialIstiod(t, istiod.XDSAddr(), greeterHost+":50051")
+	// The client asks for version 1.0.0: calls routed to the v2 subset are
+	// answered by p2 with Unimplemented (dubbo-go matches the version
+	// header), so the answers count both subsets.
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "tri-service-version", "1.0.0")
+	xdstest.Eventually(t, 30*time.Second, func() error {
+		_, err := xdstest.Call(ctx, cc, greetMethod, "x")
+		return err
+	})
+	const calls = 1000
+	v1, v2 := 0, 0
+	for range calls {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		got, err := xdstest.Call(cctx, cc, greetMethod, "x")
+		cancel()
+		switch {
+		case err == nil && strings.Contains(got, fmt.Sprintf("greeter-v1@%d", p1.Port())):
+			v1++
+		case status.Code(err) == codes.Unimplemented:
+			v2++
+		default:
+			t.Fatalf("unexpected answer %q, %v", got, err)
+		}
+	}
+	t.Logf("80/20 split over %d calls: v1 %d, v2 %d", calls, v1, v2)
+	if v1 < 750 || v1 > 850 {
+		t.Errorf("v1 got %d of %d calls, want 800 ± 50", v1, calls)
+	}
+
+	// A dubbomesh restart must not make istiod drop any endpoint.
+	w.resetMin()
+	m.stop()
+	time.Sleep(2 * time.Second) // istiod notices and retries
+	// The port must be free again before the restart (seen once: a
+	// transient EADDRINUSE right after the stop).
+	xdstest.Eventually(t, 10*time.Second, func() error {
+		l, err := net.Listen("tcp", xdsAddr)
+		if err != nil {
+			return err
+		}
+		return l.Close()
+	})
+	startIstioMesh(t, xdsAddr, reg)
+	time.Sleep(3 * time.Second) // istiod reconnects and re-reads everything
+	if got := w.min(cluster("")); got < 2 {
+		t.Errorf("during the dubbomesh restart istiod's EDS for %s dropped to %d endpoints", cluster(""), got)
+	}
+	w.waitFor(t, "state unchanged after restart", want)
+
+	// Deregistering a provider removes it from istiod's EDS.
+	p2.Stop(t)
+	want = map[string][]string{cluster(""): {addr(p1)}, cluster("v1"): {addr(p1)}, cluster("v2"): {}}
+	w.waitFor(t, "p2 deregistered", want)
+}
+
+// dialIstiod connects grpc-go proxyless to target through istiod.
+func dialIstiod(t *testing.T, istiodAddr, target string) *grpc.ClientConn {
+	t.Helper()
+	b, err := xds.GRPCBootstrap(xds.BootstrapConfig{XDSAddress: istiodAddr, NodeID: istioNode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := grpcxds.NewXDSResolverWithConfigForTesting(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := grpc.NewClient("xds:///"+target, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithResolvers(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+// istiodWatcher is a raw ADS client of istiod, as an Envoy sidecar: all
+// clusters, and the endpoints of every EDS cluster.
+type istiodWatcher struct {
+	mu        sync.Mutex
+	endpoints map[string][]string // cluster → sorted addresses
+	mins      map[string]int      // smallest endpoint count seen since resetMin
+}
+
+func watchIstiod(t *testing.T, addr string) *istiodWatcher {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: istioNode}
+	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
+		t.Fatal(err)
+	}
+	w := &istiodWatcher{endpoints: map[string][]string{}, mins: map[string]int{}}
+	go func() {
+		var edsNames []string
+		for {
+			resp, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			ack := &discoveryv3.DiscoveryRequest{TypeUrl: resp.GetTypeUrl(), VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}
+			switch resp.GetTypeUrl() {
+			case resourcev3.ClusterType:
+				var names []string
+				for _, a := range resp.GetResources() {
+					c := new(clusterv3.Cluster)
+					if a.UnmarshalTo(c) == nil && c.GetType() == clusterv3.Cluster_EDS {
+						names = append(names, c.GetName())
+					}
+				}
+				slices.Sort(names)
+				_ = stream.Send(ack)
+				if !slices.Equal(names, edsNames) {
+					edsNames = names
+					_ = stream.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, ResourceNames: names})
+				}
+			case resourcev3.EndpointType:
+				ack.ResourceNames = edsNames
+				w.update(resp)
+				_ = stream.Send(ack)
+			default:
+				_ = stream.Send(ack)
+			}
+		}
+	}()
+	return w
+}
+
+func (w *istiodWatcher) update(resp *discoveryv3.DiscoveryResponse) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range resp.GetResources() {
+		cla := new(endpointv3.ClusterLoadAssignment)
+		if a.UnmarshalTo(cla) != nil {
+			continue
+		}
+		var addrs []string
+		for _, l := range cla.GetEndpoints() {
+			for _, e := range l.GetLbEndpoints() {
+				sa := e.GetEndpoint().GetAddress().GetSocketAddress()
+				addrs = append(addrs, fmt.Sprintf("%s:%d", sa.GetAddress(), sa.GetPortValue()))
+			}
+		}
+		slices.Sort(addrs)
+		w.endpoints[cla.GetClusterName()] = addrs
+		if m, ok := w.mins[cla.GetClusterName()]; !ok || len(addrs) < m {
+			w.mins[cla.GetClusterName()] = len(addrs)
+		}
+	}
+}
+
+func (w *istiodWatcher) resetMin() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mins = map[string]int{}
+	for k, v := range w.endpoints {
+		w.mins[k] = len(v)
+	}
+}
+
+func (w *istiodWatcher) min(cluster string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mins[cluster]
+}
+
+// waitFor waits until istiod's EDS for the clusters of want are exactly
+// want (an empty list: no endpoints, or no such cluster).
+func (w *istiodWatcher) waitFor(t *testing.T, what string, want map[string][]string) {
+	t.Helper()
+	for _, addrs := range want {
+		slices.Sort(addrs) // the watcher keeps addresses sorted
+	}
+	xdstest.Eventually(t, 60*time.Second, func() error {
+		w.mu.Lock()
+		got := map[string][]string{}
+		for k := range maps.Keys(want) {
+			got[k] = w.endpoints[k]
+			if got[k] == nil {
+				got[k] = []string{}
+			}
+		}
+		w.mu.Unlock()
+		if d := cmp.Diff(want, got); d != "" {
+			return fmt.Errorf("%s: istiod EDS (-want +got):\n%s", what, d)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,188 @@
+package testenv
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// EnvIstiod names the istiod harness binary (test/istiod, built by
+// scripts/test.sh into $DUBBOMESH_CACHE/istiod-<go.sum hash>/).
+const EnvIstiod = "DUBBOMESH_ISTIOD"
+
+const istiodReady = 90 * time.Second
+
+// Istiod is a real istiod (Istio's bootstrap server, unmodified, with Istio's
+// in-memory fake Kubernetes client) fed by one xds:// config source.
+type Istiod struct {
+	grpc, http, monitoring string
+	proc                   *process
+}
+
+// IstiodConfig are optional StartIstiod settings.
+type IstiodConfig struct {
+	// ConfigDir, if set, is an extra fs:// config source: a directory of
+	// Istio YAML (DestinationRules, VirtualServices, ...) istiod watches.
+	ConfigDir string
+}
+
+// IstiodBinary returns the istiod harness: $DUBBOMESH_ISTIOD, or the one
+// scripts/test.sh builds into $DUBBOMESH_CACHE/istiod-<hash of
+// test/istiod/go.sum>/istiod-harness. It skips the test (or fails it, see
+// Required) when there is none.
+func IstiodBinary(t testing.TB) string {
+	t.Helper()
+	if v := os.Getenv(EnvIstiod); v != "" {
+		if _, err := os.Stat(v); err == nil {
+			return v
+		}
+		missing(t, "istiod harness "+v, "run ./scripts/test.sh, which builds it")
+	}
+	if p, err := cachedIstiod(); err == nil {
+		return p
+	}
+	missing(t, "istiod harness", "build it with ./scripts/test.sh (about 30 minutes cold) or set "+EnvIstiod)
+	return ""
+}
+
+// cachedIstiod finds the harness built for this checkout's test/istiod,
+// keyed as scripts/lib.sh keys it: sha256 of go.mod, go.sum and the Go files
+// in name order, first 12 hex digits.
+func cachedIstiod() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(root, "test", "istiod")
+	goFiles, err := filepath.Glob(filepath.Join(src, "*.go"))
+	if err != nil {
+		return "", err
+	}
+	sort.Strings(goFiles)
+	h := sha256.New()
+	for _, f := range append([]string{filepath.Join(src, "go.mod"), filepath.Join(src, "go.sum")}, goFiles...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		h.Write(b)
+	}
+	cache := os.Getenv("DUBBOMESH_CACHE")
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", err
+		}
+		cache = filepath.Join(dir, "dubbomesh")
+	}
+	p := filepath.Join(cache, "istiod-"+hex.EncodeToString(h.Sum(nil))[:12], "istiod-harness")
+	if _, err := os.Stat(p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// moduleRoot is the directory of the main module's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := string(out)
+	for len(gomod) > 0 && (gomod[len(gomod)-1] == '\n' || gomod[len(gomod)-1] == '\r') {
+		gomod = gomod[:len(gomod)-1]
+	}
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not in a module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// StartIstiod runs istiod with xds://xdsAddr as its config source, on free
+// loopback ports, and waits until its /ready answers 200 (which istiod does
+// only after every config source has synced). It is stopped when the test
+// ends.
+func StartIstiod(t testing.TB, xdsAddr string, cfg IstiodConfig) *Istiod {
+	t.Helper()
+	bin := IstiodBinary(t)
+	dir := t.TempDir()
+	i := &Istiod{
+		grpc:       "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		http:       "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+		monitoring: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
+	}
+	logOnFailure(t, func() *process { return i.proc })
+	t.Cleanup(func() {
+		if i.proc != nil {
+			_ = i.proc.stop(syscall.SIGTERM, 10*time.Second)
+		}
+	})
+	argv := []string{bin, "serve", "-xds", xdsAddr, "-grpc", i.grpc, "-http", i.http, "-monitoring", i.monitoring}
+	if cfg.ConfigDir != "" {
+		argv = append(argv, "-fs", cfg.ConfigDir)
+	}
+	proc, err := startProcess("istiod", filepath.Join(dir, "istiod.log"), nil, argv...)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	i.proc = proc
+	err = poll(proc, istiodReady, 100*time.Millisecond, func(ctx context.Context) error {
+		_, err := i.get(ctx, "/ready")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("testenv: istiod: %v", err)
+	}
+	return i
+}
+
+// XDSAddr is istiod's plain-text xDS address (what a sidecar or a proxyless
+// client connects to; port 15010 in a cluster).
+func (i *Istiod) XDSAddr() string { return i.grpc }
+
+// HTTPAddr is istiod's debug and readiness address (/ready, /debug/...).
+func (i *Istiod) HTTPAddr() string { return i.http }
+
+// Debug GETs path (e.g. "/debug/configz") from istiod's HTTP address.
+func (i *Istiod) Debug(ctx context.Context, path string) (string, error) {
+	return i.get(ctx, path)
+}
+
+// Stop stops istiod (SIGTERM).
+func (i *Istiod) Stop(t testing.TB) {
+	t.Helper()
+	if err := i.proc.stop(syscall.SIGTERM, 10*time.Second); err != nil {
+		t.Logf("testenv: istiod: %v", err)
+	}
+}
+
+func (i *Istiod) get(ctx context.Context, path string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+i.http+path, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("istiod %s: %s", path, resp.Status)
+	}
+	return string(b), nil
+}

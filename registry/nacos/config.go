@@ -1,0 +1,279 @@
+package nacos
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults applied to a zero Config field.
+const (
+	DefaultName                = "nacos"
+	DefaultGroup               = "DEFAULT_GROUP"
+	DefaultServiceListInterval = 30 * time.Second
+	DefaultMetadataTimeout     = 5 * time.Second
+	DefaultRequestTimeout      = 5 * time.Second
+	DefaultResyncGrace         = 15 * time.Second
+)
+
+// mappingGroup is the config-center group of Dubbo's interface→application
+// mapping (dataId = interface, content = comma-separated applications).
+const mappingGroup = "mapping"
+
+// publicNamespace is Nacos' default namespace; the SDK names it "".
+const publicNamespace = "public"
+
+// ErrInvalidConfig is returned (wrapped) by Config.Validate and NewWatcher for
+// a configuration a user has to fix.
+var ErrInvalidConfig = errors.New("nacos: invalid config")
+
+// Config says which Nacos cluster to watch. The zero value of every field
+// except Servers has a usable default.
+type Config struct {
+	// Name identifies the source in provenance labels, logs and metrics.
+	// Default DefaultName.
+	Name string
+	// Servers are the host:port HTTP addresses of one Nacos cluster (a
+	// missing port means 8848). Nacos 2.x clients talk gRPC on port+1000.
+	Servers []string
+	// Namespaces are the namespace IDs to watch; "" and "public" are the
+	// public namespace. Default: the public namespace only.
+	Namespaces []string
+	// Groups are the Nacos groups to watch in every namespace. Default
+	// DefaultGroup.
+	Groups []string
+	// Username and Password authenticate with Nacos' own auth; AccessKey
+	// and SecretKey with access-key auth. Never logged.
+	Username, Password   string
+	AccessKey, SecretKey string
+	// ServiceListInterval is how often the service lists are read to find
+	// new services. Default DefaultServiceListInterval.
+	ServiceListInterval time.Duration
+	// MetadataTimeout bounds one metadata fetch. Default
+	// DefaultMetadataTimeout.
+	MetadataTimeout time.Duration
+	// RequestTimeout bounds one request to Nacos. Default
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// ResyncGrace is how long removals are held back after a reconnect
+	// (see the package documentation). Default DefaultResyncGrace; a
+	// negative value disables it.
+	ResyncGrace time.Duration
+	// CacheDir is where the Nacos SDK keeps its cache and log files.
+	// Default: the user cache directory's dubbomesh/nacos/{Name}.
+	CacheDir string
+}
+
+// String describes c without its secrets.
+func (c Config) String() string {
+	return fmt.Sprintf("nacos %s servers=%v namespaces=%q groups=%q auth=%s", c.Name, c.Servers,
+		c.namespaceNames(), c.Groups, c.authKind())
+}
+
+// namespaceNames names the public namespace "public" rather than "".
+func (c Config) namespaceNames() []string {
+	out := make([]string, len(c.Namespaces))
+	for i, ns := range c.Namespaces {
+		out[i] = cmpOr(ns, publicNamespace)
+	}
+	return out
+}
+
+// GoString is String: %#v must not print the secrets either.
+func (c Config) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer without the secrets.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("name", c.Name),
+		slog.Any("servers", c.Servers),
+		slog.Any("namespaces", c.namespaceNames()),
+		slog.Any("groups", c.Groups),
+		slog.String("auth", c.authKind()),
+	)
+}
+
+func (c Config) authKind() string {
+	var kinds []string
+	if c.Username != "" {
+		kinds = append(kinds, "username")
+	}
+	if c.AccessKey != "" {
+		kinds = append(kinds, "accesskey")
+	}
+	if len(kinds) == 0 {
+		return "none"
+	}
+	return strings.Join(kinds, "+")
+}
+
+// Validate reports the first problem a user has to fix, wrapping
+// ErrInvalidConfig.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.Name) != c.Name {
+		return fmt.Errorf("%w: name %q must not start or end with spaces", ErrInvalidConfig, c.Name)
+	}
+	if len(c.Servers) == 0 {
+		return fmt.Errorf("%w: servers: at least one Nacos address is required, e.g. \"127.0.0.1:8848\"", ErrInvalidConfig)
+	}
+	for _, s := range c.Servers {
+		if _, _, err := splitServer(s); err != nil {
+			return fmt.Errorf("%w: servers: %w", ErrInvalidConfig, err)
+		}
+	}
+	for _, ns := range c.Namespaces {
+		if strings.ContainsAny(ns, " \t\r\n,@") {
+			return fmt.Errorf("%w: namespace %q must not contain spaces, commas or '@'", ErrInvalidConfig, ns)
+		}
+	}
+	for _, g := range c.Groups {
+		if g == "" || strings.ContainsAny(g, " \t\r\n,@") {
+			return fmt.Errorf("%w: group %q: want a non-empty name without spaces, commas or '@', e.g. %q", ErrInvalidConfig, g, DefaultGroup)
+		}
+	}
+	if (c.Username == "") != (c.Password == "") {
+		return fmt.Errorf("%w: username and password go together: give both or neither", ErrInvalidConfig)
+	}
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		return fmt.Errorf("%w: accessKey and secretKey go together: give both or neither", ErrInvalidConfig)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"service list interval", c.ServiceListInterval}, {"metadata timeout", c.MetadataTimeout}, {"request timeout", c.RequestTimeout}} {
+		if d.v < 0 {
+			return fmt.Errorf("%w: %s %v must not be negative (0 means the default)", ErrInvalidConfig, d.name, d.v)
+		}
+	}
+	if c.ServiceListInterval > 0 && c.ServiceListInterval < 100*time.Millisecond {
+		return fmt.Errorf("%w: service list interval %v is too short: use at least 100ms", ErrInvalidConfig, c.ServiceListInterval)
+	}
+	if c.RequestTimeout > 0 && c.RequestTimeout < 100*time.Millisecond {
+		return fmt.Errorf("%w: request timeout %v is too short: use at least 100ms", ErrInvalidConfig, c.RequestTimeout)
+	}
+	return nil
+}
+
+// splitServer parses host[:port] (default port 8848).
+func splitServer(s string) (string, uint64, error) {
+	switch {
+	case s == "":
+		return "", 0, errors.New("empty address")
+	case strings.Contains(s, "://"):
+		return "", 0, fmt.Errorf("%q: give host:port without a scheme, e.g. \"127.0.0.1:8848\"", s)
+	case strings.Contains(s, ","):
+		return "", 0, fmt.Errorf("%q: list each server as its own entry instead of a comma-separated string", s)
+	case strings.ContainsAny(s, " \t\r\n/"):
+		return "", 0, fmt.Errorf("%q: an address must not contain spaces or slashes", s)
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		var addrErr *net.AddrError
+		if errors.As(err, &addrErr) && addrErr.Err == "missing port in address" {
+			return s, 8848, nil
+		}
+		return "", 0, fmt.Errorf("%q: %w", s, err)
+	}
+	if host == "" {
+		return "", 0, fmt.Errorf("%q: missing host", s)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || p < 1 || p > 64535 {
+		return "", 0, fmt.Errorf("%q: port %q must be a number from 1 to 64535 (the gRPC port is port+1000)", s, port)
+	}
+	return host, p, nil
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if len(c.Namespaces) == 0 {
+		c.Namespaces = []string{""}
+	}
+	seen := map[string]bool{}
+	var nss []string
+	for _, ns := range c.Namespaces {
+		if ns == publicNamespace {
+			ns = ""
+		}
+		if !seen[ns] {
+			seen[ns] = true
+			nss = append(nss, ns)
+		}
+	}
+	c.Namespaces = nss
+	if len(c.Groups) == 0 {
+		c.Groups = []string{DefaultGroup}
+	}
+	if c.ServiceListInterval == 0 {
+		c.ServiceListInterval = DefaultServiceListInterval
+	}
+	if c.MetadataTimeout == 0 {
+		c.MetadataTimeout = DefaultMetadataTimeout
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.ResyncGrace == 0 {
+		c.ResyncGrace = DefaultResyncGrace
+	}
+	if c.CacheDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			base = os.TempDir()
+		}
+		c.CacheDir = filepath.Join(base, "dubbomesh", "nacos", c.Name)
+	}
+	return c
+}
+
+// Option configures a Watcher.
+type Option func(*options)
+
+type options struct {
+	logger     *slog.Logger
+	registerer prometheus.Registerer
+	retry      backoff
+}
+
+// WithLogger sets the logger; by default the Watcher logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.logger = l
+		}
+	}
+}
+
+// WithRegisterer registers the Watcher's metrics with r. By default no
+// metric is registered. Several Watchers (of any registry kind) may share
+// one registerer: their series differ by the "source" label.
+func WithRegisterer(r prometheus.Registerer) Option {
+	return func(o *options) { o.registerer = r }
+}
+
+// backoff is an exponential retry schedule.
+type backoff struct {
+	Min, Max time.Duration
+}
+
+// delay returns the wait before attempt n+1 after n failed attempts (n ≥ 1).
+func (b backoff) delay(n int) time.Duration {
+	d := b.Min
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	return min(d, b.Max)
+}
+
+var defaultRetry = backoff{Min: time.Second, Max: time.Minute}

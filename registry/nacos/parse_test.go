@@ -1,0 +1,261 @@
+package nacos
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
+
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+func TestParseServiceName(t *testing.T) {
+	tests := []struct {
+		name   string
+		want   serviceName
+		reason string // skip reason; "" = no error
+	}{
+		{"greeter-app", serviceName{kind: nameApplication, app: "greeter-app"}, ""},
+		{"providers:org.example.Greeter:1.0.0:g1", serviceName{kind: nameInterface, iface: "org.example.Greeter", version: "1.0.0", group: "g1"}, ""},
+		{"providers:org.example.Greeter::", serviceName{kind: nameInterface, iface: "org.example.Greeter"}, ""},
+		{"providers:org.example.Greeter", serviceName{kind: nameInterface, iface: "org.example.Greeter"}, ""},
+		{"providers:org.example.Greeter:1.0.0:g:x", serviceName{kind: nameInterface, iface: "org.example.Greeter", version: "1.0.0", group: "g:x"}, ""},
+		{"consumers:org.example.Greeter::", serviceName{kind: nameOther}, ""},
+		{"", serviceName{}, reasonMalformedName},
+		{"  ", serviceName{}, reasonMalformedName},
+		{"providers::1.0.0:", serviceName{}, reasonMalformedName},
+		{"weird:thing", serviceName{}, reasonMalformedName},
+		{"a b", serviceName{}, reasonMalformedName},
+	}
+	for _, tt := range tests {
+		got, err := parseServiceName(tt.name)
+		if tt.reason == "" {
+			if err != nil {
+				t.Errorf("parseServiceName(%q): %v", tt.name, err)
+			}
+		} else if !errors.Is(err, ErrSkipped) || skipReason(err) != tt.reason {
+			t.Errorf("parseServiceName(%q) error = %v, want reason %s", tt.name, err, tt.reason)
+		}
+		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(serviceName{})); diff != "" {
+			t.Errorf("parseServiceName(%q) (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+func TestEndpointWeight(t *testing.T) {
+	tests := []struct {
+		nacos float64
+		dubbo string
+		want  uint32
+	}{
+		{1, "", 100},   // Nacos default = Dubbo default
+		{1, "0", 100},  // dubbo-go wrote weight=0 and Nacos 1.0
+		{0.5, "", 50},  // operator halved it
+		{2, "", 200},   // operator doubled it
+		{50, "50", 50}, // dubbo-go copied weight=50 into Nacos
+		{60, "50", 60}, // changed in the console afterwards: Dubbo scale
+		{0, "", 0},     // drain
+		{0.001, "", 1}, // rounds to 0: keep a minimum of 1
+		{10000, "", maxWeight},
+		{1e300, "", maxWeight},
+		{1, "abc", 100},
+	}
+	for _, tt := range tests {
+		if got := endpointWeight(tt.nacos, tt.dubbo); got != tt.want {
+			t.Errorf("endpointWeight(%v, %q) = %d, want %d", tt.nacos, tt.dubbo, got, tt.want)
+		}
+	}
+}
+
+func TestInterfaceEndpoint(t *testing.T) {
+	sn := serviceName{kind: nameInterface, iface: "org.example.Greeter", version: "1.0.0", group: "g1"}
+	base := func() model.Instance {
+		return model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
+			Metadata: map[string]string{"protocol": "tri", "application": "app", "interface": "org.example.Greeter",
+				"loadbalance": "roundrobin", "dubbo.tag": "gray", "version": "9", "group": "x"}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*model.Instance)
+		want   registry.Endpoint
+		reason string
+	}{
+		{"ok", func(*model.Instance) {}, registry.Endpoint{Host: "10.0.0.1", Port: 20000, Protocol: "tri", Application: "app",
+			Group: "g1", Version: "1.0.0", Tag: "gray", Weight: 100, LoadBalance: "roundrobin"}, ""},
+		{"default protocol", func(i *model.Instance) { delete(i.Metadata, "protocol") }, registry.Endpoint{Host: "10.0.0.1", Port: 20000,
+			Protocol: "dubbo", Application: "app", Group: "g1", Version: "1.0.0", Tag: "gray", Weight: 100, LoadBalance: "roundrobin"}, ""},
+		{"nil metadata", func(i *model.Instance) { i.Metadata = nil }, registry.Endpoint{Host: "10.0.0.1", Port: 20000,
+			Protocol: "dubbo", Group: "g1", Version: "1.0.0", Weight: 100}, ""},
+		{"disabled in nacos", func(i *model.Instance) { i.Enable = false }, registry.Endpoint{}, reasonDisabled},
+		{"disabled param", func(i *model.Instance) { i.Metadata["enabled"] = "false" }, registry.Endpoint{}, reasonDisabled},
+		{"unhealthy", func(i *model.Instance) { i.Healthy = false }, registry.Endpoint{}, reasonUnhealthy},
+		{"NaN weight", func(i *model.Instance) { i.Weight = math.NaN() }, registry.Endpoint{}, reasonBadWeight},
+		{"negative weight", func(i *model.Instance) { i.Weight = -1 }, registry.Endpoint{}, reasonBadWeight},
+		{"infinite weight", func(i *model.Instance) { i.Weight = math.Inf(1) }, registry.Endpoint{}, reasonBadWeight},
+		{"consumer", func(i *model.Instance) { i.Metadata["side"] = "consumer" }, registry.Endpoint{}, reasonConsumer},
+		{"other interface", func(i *model.Instance) { i.Metadata["interface"] = "x.Y" }, registry.Endpoint{}, reasonInterfaceMismatch},
+		{"no ip", func(i *model.Instance) { i.Ip = "" }, registry.Endpoint{}, reasonMalformedInstance},
+		{"bad ip", func(i *model.Instance) { i.Ip = "::zz" }, registry.Endpoint{}, reasonMalformedInstance},
+		{"no port", func(i *model.Instance) { i.Port = 0 }, registry.Endpoint{}, reasonMalformedInstance},
+		{"big port", func(i *model.Instance) { i.Port = 70000 }, registry.Endpoint{}, reasonMalformedInstance},
+		{"bad protocol", func(i *model.Instance) { i.Metadata["protocol"] = "a/b" }, registry.Endpoint{}, reasonMalformedInstance},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inst := base()
+			tt.mutate(&inst)
+			got, err := interfaceEndpoint(sn, &inst)
+			if tt.reason != "" {
+				if skipReason(err) != tt.reason || !errors.Is(err, ErrSkipped) {
+					t.Fatalf("error = %v, want reason %s", err, tt.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.Params = nil
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseInstance(t *testing.T) {
+	meta := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name   string
+		inst   model.Instance
+		want   *instance
+		reason string
+	}{
+		{"endpoints", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
+			Metadata: meta(metaEndpoints, `[{"port":20000,"protocol":"tri"},{"port":"20001","protocol":"dubbo"}]`, metaRevision, "r1")},
+			&instance{ID: "10.0.0.1:20000", App: "app", Host: "10.0.0.1", Port: 20000, NacosWeight: 1,
+				Metadata:  meta(metaEndpoints, `[{"port":20000,"protocol":"tri"},{"port":"20001","protocol":"dubbo"}]`, metaRevision, "r1"),
+				Endpoints: []protocolPort{{20000, "tri"}, {20001, "dubbo"}}}, ""},
+		{"bad json", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
+			Metadata: meta(metaEndpoints, `[{`, metaRevision, "r1")}, nil, reasonMalformedInstance},
+		{"bad endpoint port", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
+			Metadata: meta(metaEndpoints, `[{"port":0,"protocol":"tri"}]`)}, nil, reasonMalformedInstance},
+		{"not dubbo", model.Instance{Ip: "10.0.0.1", Port: 8080, Weight: 1, Healthy: true, Enable: true,
+			Metadata: meta("preserved.register.source", "SPRING_CLOUD")}, nil, reasonNotDubbo},
+		{"no port at all", model.Instance{Ip: "10.0.0.1", Weight: 1, Healthy: true, Enable: true,
+			Metadata: meta(metaRevision, "r1")}, nil, reasonMalformedInstance},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseInstance("app", &tt.inst)
+			if tt.reason != "" {
+				if skipReason(err) != tt.reason {
+					t.Fatalf("error = %v, want reason %s", err, tt.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestConfigSecretsNeverPrinted(t *testing.T) {
+	c := Config{Name: "n", Servers: []string{"127.0.0.1:8848"}, Username: "u", Password: "hunter2-secret",
+		AccessKey: "ak", SecretKey: "sk-secret"}
+	for _, s := range []string{c.String(), c.GoString(), c.LogValue().String()} {
+		if strings.Contains(s, "hunter2") || strings.Contains(s, "sk-secret") {
+			t.Errorf("secret in %q", s)
+		}
+	}
+	var b strings.Builder
+	l := sdkLogger{log: slogTo(&b), redact: strings.NewReplacer("hunter2-secret", "***")}
+	l.Errorf("login failed for password=%s", "hunter2-secret")
+	if strings.Contains(b.String(), "hunter2") {
+		t.Errorf("SDK log line leaks the password: %s", b.String())
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	ok := Config{Servers: []string{"127.0.0.1:8848"}}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"ok", func(*Config) {}, ""},
+		{"no servers", func(c *Config) { c.Servers = nil }, "at least one Nacos address"},
+		{"scheme", func(c *Config) { c.Servers = []string{"http://x:8848"} }, "without a scheme"},
+		{"port too high for grpc", func(c *Config) { c.Servers = []string{"x:65000"} }, "1 to 64535"},
+		{"half credentials", func(c *Config) { c.Username = "u" }, "username and password"},
+		{"half keys", func(c *Config) { c.SecretKey = "s" }, "accessKey and secretKey"},
+		{"empty group", func(c *Config) { c.Groups = []string{""} }, "group"},
+		{"negative interval", func(c *Config) { c.ServiceListInterval = -1 }, "must not be negative"},
+		{"short interval", func(c *Config) { c.ServiceListInterval = 1 }, "too short"},
+	}
+	for _, tt := range tests {
+		c := ok
+		tt.mutate(&c)
+		err := c.Validate()
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tt.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Validate() = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	d := Config{Servers: []string{"a"}, Namespaces: []string{"public", "", "prod"}}.withDefaults()
+	if diff := cmp.Diff([]string{"", "prod"}, d.Namespaces); diff != "" {
+		t.Errorf("namespaces (-want +got):\n%s", diff)
+	}
+}
+
+func FuzzParseEndpoints(f *testing.F) {
+	f.Add(`[{"port":20000,"protocol":"tri"}]`)
+	f.Add(`[{"port":"1","protocol":"dubbo"}]`)
+	f.Add(`[{`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		eps, err := parseEndpoints(raw)
+		if err != nil {
+			return
+		}
+		for _, e := range eps {
+			if e.Port == 0 || e.Port > 65535 || e.Protocol == "" {
+				t.Fatalf("parseEndpoints(%q) = %+v", raw, eps)
+			}
+		}
+	})
+}
+
+func FuzzParseServiceName(f *testing.F) {
+	f.Add("providers:org.example.Greeter:1.0.0:g1")
+	f.Add("greeter-app")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, name string) {
+		sn, err := parseServiceName(name)
+		if err != nil {
+			if !errors.Is(err, ErrSkipped) {
+				t.Fatalf("error %v does not wrap ErrSkipped", err)
+			}
+			return
+		}
+		if sn.kind == nameInterface && sn.iface == "" || sn.kind == nameApplication && sn.app == "" {
+			t.Fatalf("parseServiceName(%q) = %+v", name, sn)
+		}
+	})
+}

@@ -1,0 +1,422 @@
+package nacos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nacos-group/nacos-sdk-go/v2/model"
+	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+
+	"github.com/dubbomesh/dubbomesh/registry"
+)
+
+// ErrRunning is returned by Run when the Watcher is already running.
+var ErrRunning = errors.New("nacos: watcher already running")
+
+const (
+	// maxConcurrentFetches bounds the metadata fetches in flight.
+	maxConcurrentFetches = 8
+	// healthInterval is how often the SDK's connection state is read.
+	healthInterval = 500 * time.Millisecond
+	// listRetry is the wait before a failed listing is tried again.
+	listRetry = time.Second
+	// mappingDelay coalesces mapping changes into one listing.
+	mappingDelay = 100 * time.Millisecond
+	// listPageSize is the page size of service listings.
+	listPageSize = 1000
+)
+
+// Watcher watches one Nacos cluster and reports the Dubbo providers
+// registered there. Create it with NewWatcher; it does nothing until Run.
+type Watcher struct {
+	cfg      Config
+	log      *slog.Logger
+	metrics  *metrics
+	retry    backoff
+	fetchRPC rpcFetcher
+	running  atomic.Bool
+}
+
+var _ registry.Source = (*Watcher)(nil)
+
+// NewWatcher validates cfg, applies its defaults and returns a Watcher.
+func NewWatcher(cfg Config, opts ...Option) (*Watcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	o := options{logger: slog.New(slog.DiscardHandler), retry: defaultRetry}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	m, err := newMetrics(cfg.Name, o.registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Watcher{
+		cfg:      cfg,
+		log:      o.logger.With("component", "nacos", "source", cfg.Name),
+		metrics:  m,
+		retry:    o.retry,
+		fetchRPC: fetchFromMetadataService,
+	}, nil
+}
+
+// Name returns the source name given in Config.Name.
+func (w *Watcher) Name() string { return w.cfg.Name }
+
+// Run connects to Nacos, watches the registry and reports to sink until ctx
+// is done, then returns nil. All sink calls come from the goroutine that
+// called Run. A lost connection is not an error: Run keeps the last-known
+// state, reports the disconnection (registry.ReportStatus) and resyncs when
+// it is connected again. Run returns an error only if the SDK clients cannot
+// be created at all, or if the Watcher is already running.
+func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer w.running.Store(false)
+
+	w.log.Info("connecting", "config", w.cfg)
+	var cls []*nsClients
+	closeAll := func() {
+		for _, c := range cls {
+			c.close()
+		}
+	}
+	for _, ns := range w.cfg.Namespaces {
+		c, err := w.connect(ns)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		cls = append(cls, c)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := newRun(w, cls, sink)
+	defer func() {
+		cancel()
+		r.closing.Store(true)
+		closeAll()
+		r.wg.Wait()
+		w.metrics.connected.Set(0)
+	}()
+	r.loop(ctx)
+	return nil
+}
+
+// subKey identifies one subscribed Nacos service.
+type subKey struct {
+	ns, group, name string
+}
+
+func (k subKey) String() string { return cmpOr(k.ns, publicNamespace) + "/" + k.group + "/" + k.name }
+
+// subscription is one subscribed service; param is kept for Unsubscribe
+// (the SDK identifies the callback by its address).
+type subscription struct {
+	name  serviceName
+	param *vo.SubscribeParam
+}
+
+// pushes collects the SDK's subscription callbacks, which run on the SDK's
+// goroutines (and inside Subscribe, on the loop's): the latest full list per
+// service, coalesced, never blocking.
+type pushes struct {
+	mu      sync.Mutex
+	pending map[subKey][]model.Instance
+	notify  chan struct{} // capacity 1
+}
+
+func (p *pushes) put(k subKey, insts []model.Instance) {
+	p.mu.Lock()
+	p.pending[k] = slices.Clone(insts)
+	p.mu.Unlock()
+	select {
+	case p.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (p *pushes) take() map[subKey][]model.Instance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.pending
+	p.pending = map[subKey][]model.Instance{}
+	return out
+}
+
+// loop is the single goroutine that owns the state and calls the sink.
+func (r *run) loop(ctx context.Context) {
+	health := time.NewTicker(healthInterval)
+	defer health.Stop()
+	r.checkHealth(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-health.C:
+			r.checkHealth(ctx)
+		case <-r.pushes.notify:
+			for k, insts := range r.pushes.take() {
+				r.onPush(ctx, k, insts)
+			}
+		case <-r.mappingChanged:
+			r.w.metrics.events.WithLabelValues("mapping_changed").Inc()
+			r.listTimer.Reset(mappingDelay)
+		case ev := <-r.events:
+			r.onMetadata(ctx, ev)
+		case <-r.listTimer.C:
+			r.list(ctx)
+		case <-r.metaTimer.C:
+			r.retryMetadata(ctx)
+		case <-r.graceTimer.C:
+			r.endGrace()
+		}
+		r.flush()
+	}
+}
+
+// checkHealth follows the SDK's connection state (it reconnects and
+// re-subscribes by itself) and starts a re-listing after a reconnect.
+func (r *run) checkHealth(ctx context.Context) {
+	healthy := true
+	for _, c := range r.clients {
+		healthy = healthy && c.naming.ServerHealthy()
+	}
+	if healthy == r.connected {
+		return
+	}
+	r.connected = healthy
+	r.w.metrics.events.WithLabelValues("session").Inc()
+	if !healthy {
+		r.w.metrics.connected.Set(0)
+		r.w.log.Warn("registry connection lost; keeping the last-known state")
+		registry.ReportStatus(r.sink, r.w.cfg.Name, false)
+		return
+	}
+	r.w.metrics.connected.Set(1)
+	r.w.metrics.sessions.Inc()
+	if r.everConnected {
+		r.w.log.Info("registry connection re-established; resyncing", "resync_grace", r.w.cfg.ResyncGrace)
+		if r.w.cfg.ResyncGrace > 0 {
+			r.graceUntil = time.Now().Add(r.w.cfg.ResyncGrace)
+			r.graceTimer.Reset(r.w.cfg.ResyncGrace)
+		}
+		registry.ReportStatus(r.sink, r.w.cfg.Name, true)
+	} else {
+		r.w.log.Info("registry connection established")
+	}
+	r.everConnected = true
+	r.list(ctx)
+}
+
+// list reads the service lists of every namespace and group, subscribes to
+// new services and drops those that are gone.
+func (r *run) list(ctx context.Context) {
+	if ctx.Err() != nil || !r.connected {
+		return // the reconnect lists
+	}
+	r.w.metrics.resyncs.Inc()
+	start := time.Now()
+	seen := map[subKey]bool{}
+	for _, c := range r.clients {
+		for _, g := range r.w.cfg.Groups {
+			names, err := r.listGroup(c, g)
+			if err != nil {
+				r.w.log.Warn("service listing failed; retrying", "namespace", cmpOr(c.ns, publicNamespace), "group", g, "error", err)
+				r.listTimer.Reset(listRetry)
+				return
+			}
+			for _, name := range names {
+				k := subKey{ns: c.ns, group: g, name: name}
+				seen[k] = true
+				if _, ok := r.subs[k]; ok || r.badNames[k] {
+					continue
+				}
+				if err := r.subscribe(c, k); err != nil {
+					r.w.log.Warn("subscribe failed; retrying", "service", k.String(), "error", err)
+					r.listTimer.Reset(listRetry)
+					return
+				}
+			}
+		}
+	}
+	for k, s := range r.subs {
+		if !seen[k] {
+			r.unsubscribe(k, s)
+		}
+	}
+	for k := range r.badNames {
+		if !seen[k] {
+			delete(r.badNames, k)
+		}
+	}
+	// The SDK delivers the current instances of a new subscription from
+	// inside Subscribe: apply them now, so that the first flush after the
+	// first listing (which reports Synced) has the complete state.
+	for k, insts := range r.pushes.take() {
+		r.onPush(ctx, k, insts)
+	}
+	if !r.listed {
+		r.listed = true
+		r.w.log.Debug("registry listed", "services", len(r.subs), "took", time.Since(start))
+	}
+	r.listTimer.Reset(r.w.cfg.ServiceListInterval)
+}
+
+// listGroup pages through the service names of one group.
+func (r *run) listGroup(c *nsClients, group string) ([]string, error) {
+	var names []string
+	for page := uint32(1); ; page++ {
+		list, err := c.naming.GetAllServicesInfo(vo.GetAllServiceInfoParam{
+			NameSpace: c.ns, GroupName: group, PageNo: page, PageSize: listPageSize,
+		})
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, list.Doms...)
+		if len(list.Doms) < listPageSize || int64(len(names)) >= list.Count {
+			return names, nil
+		}
+	}
+}
+
+// subscribe starts following service k. The SDK delivers the current list
+// at once (possibly inside this call) and every change after.
+func (r *run) subscribe(c *nsClients, k subKey) error {
+	sn, err := parseServiceName(k.name)
+	if err != nil {
+		r.badNames[k] = true
+		r.skipped(err, "service", k.String())
+		return nil
+	}
+	if sn.kind == nameOther {
+		r.badNames[k] = true // consumers:, routers:, ...: not ours
+		return nil
+	}
+	param := &vo.SubscribeParam{
+		ServiceName: k.name,
+		GroupName:   k.group,
+		SubscribeCallback: func(insts []model.Instance, err error) {
+			if err != nil || r.closing.Load() {
+				return
+			}
+			r.pushes.put(k, insts)
+		},
+	}
+	r.subs[k] = &subscription{name: sn, param: param}
+	if err := c.naming.Subscribe(param); err != nil {
+		delete(r.subs, k)
+		_ = c.naming.Unsubscribe(param)
+		return err
+	}
+	return nil
+}
+
+// unsubscribe stops following a service that left the service list and
+// removes what it contributed.
+func (r *run) unsubscribe(k subKey, s *subscription) {
+	delete(r.subs, k)
+	for _, c := range r.clients {
+		if c.ns == k.ns {
+			if err := c.naming.Unsubscribe(s.param); err != nil {
+				r.w.log.Debug("unsubscribe failed", "service", k.String(), "error", err)
+			}
+		}
+	}
+	r.apply(k, s.name, nil)
+}
+
+func (r *run) onPush(ctx context.Context, k subKey, insts []model.Instance) {
+	s, ok := r.subs[k]
+	if !ok {
+		return // unsubscribed since
+	}
+	r.w.metrics.events.WithLabelValues("push").Inc()
+	r.apply(k, s.name, insts)
+	r.ensureAllMetadata(ctx)
+}
+
+// skipped logs and counts what is not turned into endpoints.
+func (r *run) skipped(err error, attrs ...any) {
+	reason := skipReason(err)
+	r.w.metrics.skipped.WithLabelValues(reason).Inc()
+	attrs = append(attrs, "reason", reason, "error", err)
+	switch reason {
+	case reasonConsumer, reasonDisabled, reasonUnhealthy, reasonNotDubbo:
+		r.w.log.Debug("registry entry skipped", attrs...)
+	default:
+		r.w.log.Warn("registry entry skipped", attrs...)
+	}
+}
+
+// startFetch resolves the metadata of key off the loop, asking in.
+func (r *run) startFetch(ctx context.Context, key metaKey, e *metaEntry, in *instance) {
+	e.inflight = true
+	if !r.synced && e.attempts == 0 {
+		r.initialFetches[key] = struct{}{}
+	}
+	var cc *nsClients
+	for _, c := range r.clients {
+		if c.ns == key.Namespace {
+			cc = c
+		}
+	}
+	if cc == nil {
+		panic(fmt.Sprintf("nacos: no client for namespace %q", key.Namespace))
+	}
+	in = in.clone()
+	r.wg.Go(func() {
+		select {
+		case r.fetchSlots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		res := r.w.fetchMetadata(ctx, cc.config, key, in)
+		<-r.fetchSlots
+		select {
+		case r.events <- res:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// watchMapping listens to the interface→application mapping of iface in
+// namespace ns: a new application serving a known interface triggers a
+// listing at once instead of at the next interval.
+func (r *run) watchMapping(ns, iface string) {
+	k := subKey{ns: ns, group: mappingGroup, name: iface}
+	if r.mappings[k] {
+		return
+	}
+	for _, c := range r.clients {
+		if c.ns != ns {
+			continue
+		}
+		err := c.config.ListenConfig(vo.ConfigParam{DataId: iface, Group: mappingGroup,
+			OnChange: func(_, _, _, _ string) {
+				select {
+				case r.mappingChanged <- struct{}{}:
+				default:
+				}
+			}})
+		if err != nil {
+			r.w.log.Debug("cannot listen to the mapping", "interface", iface, "error", err)
+			return
+		}
+		r.mappings[k] = true
+	}
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[registry.ServiceKey]V) []registry.ServiceKey {
+	return slices.SortedFunc(maps.Keys(m), registry.ServiceKey.Compare)
+}
