@@ -124,7 +124,7 @@ func get() (*process, error) {
 		var cfg Config
 		if setupCfg != nil {
 			cfg = *setupCfg
-		} else if cfg, procErr = LoadEnv(os.LookupEnv); procErr != nil {
+		} else if cfg, procErr = Load(os.LookupEnv); procErr != nil {
 			return
 		}
 		if cfg.RoutingFile != "" {

@@ -51,14 +51,28 @@ type Config struct {
 	ConfigCenter ConfigCenter
 }
 
-// LoadEnv builds a Config from the environment via lookup (os.LookupEnv in
-// production). Unset variables keep the defaults: legacy mode, sidecar at
-// 127.0.0.1:15001.
-func LoadEnv(lookup func(string) (string, bool)) (Config, error) {
+// Load builds the start-up Config: the defaults (legacy mode, sidecar at
+// 127.0.0.1:15001), then the `dubbo.mesh` section of the application's
+// dubbogo.yaml (DUBBO_GO_CONFIG_PATH, else dubbo-go's default
+// ../conf/dubbogo.yaml; a missing file is fine), then DUBBOMESH_*
+// environment variables found by lookup (os.LookupEnv in production).
+func Load(lookup func(string) (string, bool)) (Config, error) {
 	c := Config{
 		Routing: router.Config{Default: router.Service{Mode: router.ModeLegacy}},
 		Target:  triple.Target{Sidecar: DefaultSidecar},
 	}
+	path := defaultDubbogoPath
+	if v, ok := lookup(envDubbogoPath); ok && v != "" {
+		path = v
+	}
+	if err := applyDubbogoYAML(&c, path); err != nil {
+		return c, err
+	}
+	return LoadEnv(c, lookup)
+}
+
+// LoadEnv overrides c with the DUBBOMESH_* variables found by lookup.
+func LoadEnv(c Config, lookup func(string) (string, bool)) (Config, error) {
 	if v, ok := lookup(EnvMode); ok && v != "" {
 		c.Routing.Default.Mode = router.Mode(strings.ToLower(strings.TrimSpace(v)))
 	}
@@ -92,9 +106,15 @@ func LoadEnv(lookup func(string) (string, bool)) (Config, error) {
 	if v, ok := lookup(EnvRoutingFile); ok {
 		c.RoutingFile = v
 	}
-	c.ConfigCenter.URL, _ = lookup(EnvConfigCenter)
-	c.ConfigCenter.Group, _ = lookup(EnvRoutingGroup)
-	c.ConfigCenter.Key, _ = lookup(EnvRoutingKey)
+	for name, dst := range map[string]*string{
+		EnvConfigCenter: &c.ConfigCenter.URL,
+		EnvRoutingGroup: &c.ConfigCenter.Group,
+		EnvRoutingKey:   &c.ConfigCenter.Key,
+	} {
+		if v, ok := lookup(name); ok {
+			*dst = v
+		}
+	}
 	return c, c.Validate()
 }
 

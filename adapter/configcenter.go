@@ -24,9 +24,9 @@ const (
 // holding the routing YAML. With ZooKeeper the key is the node
 // /dubbo/config/{Group}/{Key}; with Nacos it is dataId Key in group Group.
 type ConfigCenter struct {
-	URL   string // e.g. zookeeper://127.0.0.1:2181 or nacos://127.0.0.1:8848
-	Group string // default DefaultRoutingGroup
-	Key   string // default DefaultRoutingKey
+	URL   string `yaml:"url"`   // e.g. zookeeper://127.0.0.1:2181 or nacos://127.0.0.1:8848
+	Group string `yaml:"group"` // default DefaultRoutingGroup
+	Key   string `yaml:"key"`   // default DefaultRoutingKey
 }
 
 // configListener applies routing published under the key.
