@@ -11,63 +11,34 @@ import (
 	"strconv"
 	"strings"
 
-	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/application"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 )
 
 // ErrSkipped is wrapped by the errors of instances and services that are
 // not turned into endpoints (malformed, consumers, disabled, unhealthy).
 var ErrSkipped = errors.New("nacos: skipped")
 
-// skipError says why something was skipped; reason is a metric label value.
-type skipError struct {
-	reason string
-	err    error
-}
-
-func (e *skipError) Error() string { return fmt.Sprintf("%v (%s): %v", ErrSkipped, e.reason, e.err) }
-
-func (e *skipError) Unwrap() []error { return []error{ErrSkipped, e.err} }
-
 func skip(reason string, format string, args ...any) error {
-	return &skipError{reason: reason, err: fmt.Errorf(format, args...)}
+	return endpoint.Skip(ErrSkipped, reason, format, args...)
 }
 
 // skipReason returns the metric reason of err.
-func skipReason(err error) string {
-	if se, ok := errors.AsType[*skipError](err); ok {
-		return se.reason
-	}
-	return reasonMalformedInstance
-}
+func skipReason(err error) string { return endpoint.Reason(err, reasonMalformedInstance) }
 
-// Dubbo URL parameters (instance metadata of interface-level services).
-const (
-	paramApplication = constant.ApplicationKey // "application"
-	paramGroup       = constant.GroupKey       // "group"
-	paramVersion     = constant.VersionKey     // "version"
-	paramInterface   = constant.InterfaceKey   // "interface"
-	paramSide        = constant.SideKey        // "side"
-	paramCategory    = "category"
-	paramProtocol    = "protocol"
-	paramWeight      = constant.WeightKey // "weight"
-	paramLoadBalance = constant.LoadbalanceKey
-	paramDubboTag    = "dubbo.tag"
-	paramTag         = "tag"
-	paramEnabled     = "enabled"
-	paramDisabled    = "disabled"
-)
+// paramProtocol is the instance metadata of interface-level services that
+// names the protocol.
+const paramProtocol = "protocol"
 
 // Instance metadata keys of application-level (Dubbo 3) registrations.
 const (
-	metaRevision    = constant.ExportedServicesRevisionPropertyName // "dubbo.metadata.revision"
-	metaStorageType = constant.MetadataStorageTypePropertyName      // "dubbo.metadata.storage-type"
-	metaEndpoints   = constant.ServiceInstanceEndpoints             // "dubbo.endpoints"
+	metaRevision  = application.MetaRevision  // "dubbo.metadata.revision"
+	metaEndpoints = application.MetaEndpoints // "dubbo.endpoints"
 
-	storageLocal  = constant.DefaultMetadataStorageType // "local": MetadataService RPC
-	storageRemote = constant.RemoteMetadataStorageType  // "remote": config center
+	storageRemote = application.StorageRemote // "remote": config center
 )
 
 // nameKind says what a Nacos service name stands for.
@@ -180,13 +151,13 @@ func interfaceEndpoint(sn serviceName, inst *model.Instance) (registry.Endpoint,
 	if params == nil {
 		params = map[string]string{}
 	}
-	if params[paramSide] == "consumer" {
+	if params[endpoint.ParamSide] == "consumer" {
 		return registry.Endpoint{}, skip(reasonConsumer, "side=consumer")
 	}
-	if c := params[paramCategory]; c != "" && c != "providers" {
+	if c := params[endpoint.ParamCategory]; c != "" && c != "providers" {
 		return registry.Endpoint{}, skip(reasonConsumer, "category=%s", c)
 	}
-	if i := params[paramInterface]; i != "" && i != sn.iface {
+	if i := params[endpoint.ParamInterface]; i != "" && i != sn.iface {
 		return registry.Endpoint{}, skip(reasonInterfaceMismatch, "instance of interface %q under %q", i, sn.iface)
 	}
 	protocol := params[paramProtocol]
@@ -202,30 +173,15 @@ func interfaceEndpoint(sn serviceName, inst *model.Instance) (registry.Endpoint,
 	}
 	// The service name is authoritative for group and version.
 	ep.Group, ep.Version = sn.group, sn.version
-	ep.Weight = endpointWeight(inst.Weight, params[paramWeight])
+	ep.Weight = endpointWeight(inst.Weight, params[endpoint.ParamWeight])
 	return ep, nil
 }
 
 // applyParams fills the parameter-derived fields of ep and applies Dubbo's
-// enable rules. It returns a skip error for disabled providers.
+// enable rules (see endpoint.Apply). It returns a skip error for disabled
+// providers.
 func applyParams(ep *registry.Endpoint, params map[string]string) error {
-	if strings.EqualFold(params[paramEnabled], "false") {
-		return skip(reasonDisabled, "enabled=false")
-	}
-	if strings.EqualFold(params[paramDisabled], "true") {
-		return skip(reasonDisabled, "disabled=true")
-	}
-	if v := params[paramApplication]; v != "" {
-		ep.Application = v
-	}
-	ep.Group = params[paramGroup]
-	ep.Version = params[paramVersion]
-	ep.Tag = params[paramDubboTag]
-	if ep.Tag == "" {
-		ep.Tag = params[paramTag]
-	}
-	ep.LoadBalance = params[paramLoadBalance]
-	return nil
+	return endpoint.Apply(ep, params, ErrSkipped)
 }
 
 // instance is one application-level registration.
@@ -241,21 +197,22 @@ type instance struct {
 	Endpoints []protocolPort
 }
 
-type protocolPort struct {
-	Port     uint32
-	Protocol string
-}
+type protocolPort = application.ProtocolPort
 
 // Revision is the metadata revision the instance announces.
-func (in *instance) Revision() string { return in.Metadata[metaRevision] }
+func (in *instance) Revision() string { return application.Revision(in.Metadata) }
 
-// StorageType is where the instance's metadata lives: storageLocal (the
-// default, also for old providers that do not say) or storageRemote.
-func (in *instance) StorageType() string {
-	if s := in.Metadata[metaStorageType]; s != "" {
-		return s
+// StorageType is where the instance's metadata lives (see
+// application.StorageType).
+func (in *instance) StorageType() string { return application.StorageType(in.Metadata) }
+
+// application returns in as the shared model of an application-level
+// registration.
+func (in *instance) application() *application.Instance {
+	return &application.Instance{
+		ID: in.ID, App: in.App, Host: in.Host, Port: in.Port, Tag: in.Tag,
+		Metadata: in.Metadata, Endpoints: in.Endpoints,
 	}
-	return storageLocal
 }
 
 func (in *instance) clone() *instance {
@@ -296,7 +253,7 @@ func parseInstance(app string, inst *model.Instance) (*instance, error) {
 		NacosWeight: inst.Weight,
 		Metadata:    maps.Clone(inst.Metadata),
 	}
-	in.Tag = in.Metadata[paramDubboTag]
+	in.Tag = in.Metadata[endpoint.ParamDubboTag]
 	if raw := in.Metadata[metaEndpoints]; raw != "" {
 		eps, err := parseEndpoints(raw)
 		if err != nil {
@@ -334,79 +291,21 @@ func parseEndpoints(raw string) ([]protocolPort, error) {
 	return out, nil
 }
 
-// portsFor returns the ports the instance serves protocol on: those listed
-// in dubbo.endpoints, else the instance port.
-func (in *instance) portsFor(protocol string) []uint32 {
-	var ports []uint32
-	for _, e := range in.Endpoints {
-		if e.Protocol == protocol && !slices.Contains(ports, e.Port) {
-			ports = append(ports, e.Port)
-		}
-	}
-	if len(ports) == 0 && in.Port != 0 {
-		ports = append(ports, in.Port)
-	}
-	return ports
-}
-
-// serviceInfo is the part of a Dubbo MetadataInfo.ServiceInfo dubbomesh
-// uses: one interface exported on one protocol.
-type serviceInfo struct {
-	Name     string
-	Group    string
-	Version  string
-	Protocol string
-	Params   map[string]string
-}
+// serviceInfo is one service of an application's MetadataInfo.
+type serviceInfo = application.Service
 
 // interfaceEndpoints returns the endpoints of in for one service of its
-// metadata. Disabled services yield none.
+// metadata, weighted from the instance's Nacos weight. Disabled services
+// yield none.
 func (in *instance) interfaceEndpoints(si *serviceInfo) []registry.Endpoint {
-	var eps []registry.Endpoint
-	for _, port := range in.portsFor(si.Protocol) {
-		params := maps.Clone(si.Params)
-		if params == nil {
-			params = map[string]string{}
-		}
-		params[metaRevision] = in.Revision()
-		ep := registry.Endpoint{Host: in.Host, Port: port, Protocol: si.Protocol, Params: params}
-		if err := applyParams(&ep, params); err != nil {
-			continue
-		}
-		ep.Group, ep.Version = si.Group, si.Version
-		ep.Weight = endpointWeight(in.NacosWeight, params[paramWeight])
-		if ep.Application == "" {
-			ep.Application = in.App
-		}
-		if ep.Tag == "" {
-			ep.Tag = in.Tag
-		}
-		eps = append(eps, ep)
-	}
-	return eps
+	return in.application().ServiceEndpoints(si, func(dubboWeight string) uint32 {
+		return endpointWeight(in.NacosWeight, dubboWeight)
+	})
 }
 
 // applicationEndpoints returns the endpoints of in as a KindApplication
 // service, used while its metadata cannot be resolved: one per announced
 // protocol, or the instance port without a protocol.
 func (in *instance) applicationEndpoints() []registry.Endpoint {
-	base := registry.Endpoint{
-		Host:        in.Host,
-		Application: in.App,
-		Tag:         in.Tag,
-		Weight:      endpointWeight(in.NacosWeight, in.Metadata[paramWeight]),
-		Params:      maps.Clone(in.Metadata),
-	}
-	if len(in.Endpoints) == 0 {
-		base.Port = in.Port
-		return []registry.Endpoint{base}
-	}
-	eps := make([]registry.Endpoint, 0, len(in.Endpoints))
-	for _, e := range in.Endpoints {
-		ep := base
-		ep.Port, ep.Protocol = e.Port, e.Protocol
-		ep.Params = maps.Clone(base.Params)
-		eps = append(eps, ep)
-	}
-	return eps
+	return in.application().ApplicationEndpoints(endpointWeight(in.NacosWeight, in.Metadata[endpoint.ParamWeight]))
 }

@@ -1,25 +1,16 @@
 package nacos
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 
-	"dubbo.apache.org/dubbo-go/v3/common/constant"
-	dubbometadata "dubbo.apache.org/dubbo-go/v3/metadata"
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
-	dubboregistry "dubbo.apache.org/dubbo-go/v3/registry"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/config_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
-	"github.com/dubbomesh/dubbomesh/registry/metadata"
-
-	// A MetadataService exported on Triple is called through dubbo-go.
-	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple"
+	"github.com/dubbomesh/dubbomesh/registry/internal/application"
 )
 
 // ErrMetadata is wrapped by errors resolving an application's metadata.
@@ -47,7 +38,7 @@ func (w *Watcher) fetchMetadata(ctx context.Context, cc config_client.IConfigCli
 	res := metaResult{key: key, storage: in.StorageType()}
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.MetadataTimeout)
 	defer cancel()
-	mi, err := bounded(ctx, func() (*info.MetadataInfo, error) {
+	mi, err := application.Bounded(ctx, func() (*info.MetadataInfo, error) {
 		if res.storage == storageRemote {
 			mi, err := readMetadataReport(cc, key)
 			if err == nil {
@@ -94,82 +85,12 @@ func readMetadataReport(cc config_client.IConfigClient, key metaKey) (*info.Meta
 	return nil, fmt.Errorf("no config %s/%s", key.Revision, key.App)
 }
 
-// fetchFromMetadataService asks the instance's MetadataService, described
-// by the dubbo.metadata-service.url-params of its registration: the dubbo
-// protocol through registry/metadata, Triple through dubbo-go's client.
+// fetchFromMetadataService asks the instance's MetadataService (see
+// application.FetchFromMetadataService).
 func fetchFromMetadataService(ctx context.Context, revision string, in *instance) (*info.MetadataInfo, error) {
-	params := map[string]string{}
-	if raw := in.Metadata[constant.MetadataServiceURLParamsPropertyName]; raw != "" {
-		if err := json.Unmarshal([]byte(raw), &params); err != nil {
-			return nil, fmt.Errorf("%s: %w", constant.MetadataServiceURLParamsPropertyName, err)
-		}
-	}
-	switch proto := params[constant.ProtocolKey]; proto {
-	case "", constant.DubboProtocol:
-		if proto == "" {
-			params[constant.ProtocolKey] = constant.DubboProtocol
-		}
-		return metadata.Fetch(ctx, in.Host, in.App, revision, params)
-	case constant.TriProtocol:
-		// dubbo-go's client cannot be cancelled; the caller bounds the wait.
-		return dubbometadata.GetMetadataFromRpc(revision, &dubboregistry.DefaultServiceInstance{
-			ID: in.ID, ServiceName: in.App, Host: in.Host, Port: int(in.Port),
-			Enable: true, Healthy: true, Metadata: maps.Clone(in.Metadata), Tag: in.Tag,
-		})
-	default:
-		return nil, fmt.Errorf("MetadataService protocol %q is not supported", proto)
-	}
-}
-
-// bounded runs fn and waits for it until ctx is done. fn keeps running in
-// the background after a timeout (neither the SDK nor dubbo-go's RPC can be
-// cancelled; both time out on their own). A panic in fn becomes an error.
-func bounded[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				ch <- result{err: fmt.Errorf("panic: %v", p)}
-			}
-		}()
-		v, err := fn()
-		ch <- result{v: v, err: err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, context.Cause(ctx)
-	}
+	return application.FetchFromMetadataService(ctx, revision, in.application())
 }
 
 // servicesOf returns the business services of mi in a stable order,
 // without the MetadataService itself.
-func servicesOf(mi *info.MetadataInfo) []serviceInfo {
-	out := make([]serviceInfo, 0, len(mi.Services))
-	for _, si := range mi.Services {
-		if si == nil {
-			continue
-		}
-		name := cmp.Or(si.Name, si.Path)
-		if name == "" || name == constant.MetadataServiceName || name == constant.MetadataServiceV2Name {
-			continue
-		}
-		if si.Protocol == "" {
-			continue
-		}
-		out = append(out, serviceInfo{
-			Name: name, Group: si.Group, Version: si.Version, Protocol: si.Protocol, Params: maps.Clone(si.Params),
-		})
-	}
-	slices.SortFunc(out, func(a, b serviceInfo) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Group, b.Group),
-			cmp.Compare(a.Version, b.Version), cmp.Compare(a.Protocol, b.Protocol))
-	})
-	return out
-}
+func servicesOf(mi *info.MetadataInfo) []serviceInfo { return application.Services(mi) }

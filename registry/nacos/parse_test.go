@@ -143,7 +143,7 @@ func TestParseInstance(t *testing.T) {
 			Metadata: meta(metaEndpoints, `[{"port":20000,"protocol":"tri"},{"port":"20001","protocol":"dubbo"}]`, metaRevision, "r1")},
 			&instance{ID: "10.0.0.1:20000", App: "app", Host: "10.0.0.1", Port: 20000, NacosWeight: 1,
 				Metadata:  meta(metaEndpoints, `[{"port":20000,"protocol":"tri"},{"port":"20001","protocol":"dubbo"}]`, metaRevision, "r1"),
-				Endpoints: []protocolPort{{20000, "tri"}, {20001, "dubbo"}}}, ""},
+				Endpoints: []protocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20001, Protocol: "dubbo"}}}, ""},
 		{"bad json", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
 			Metadata: meta(metaEndpoints, `[{`, metaRevision, "r1")}, nil, reasonMalformedInstance},
 		{"bad endpoint port", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,

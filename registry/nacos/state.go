@@ -2,7 +2,6 @@ package nacos
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/metacache"
+	"github.com/dubbomesh/dubbomesh/registry/internal/servicestate"
 )
 
 // appKey identifies one application-level service.
@@ -28,29 +29,6 @@ type instEntry struct {
 	// so a redeployment does not flap the endpoints.
 	prevRev string
 }
-
-type metaState uint8
-
-const (
-	metaPending metaState = iota // first fetch not finished
-	metaResolved
-	metaFailed
-)
-
-type metaEntry struct {
-	state     metaState
-	services  []serviceInfo
-	inflight  bool
-	attempts  int
-	nextRetry time.Time
-	// unusedSince is when the last instance of the revision went away
-	// (zero while in use): the entry is kept for metadataTTL.
-	unusedSince time.Time
-}
-
-// metadataTTL is how long the metadata of a revision no instance uses is
-// kept.
-const metadataTTL = 10 * time.Minute
 
 // run is the state of one Run call. Only the loop goroutine touches it,
 // except wg, events, fetchSlots, pushes, mappingChanged and closing.
@@ -75,21 +53,19 @@ type run struct {
 
 	ifaces map[string]map[subKey][]registry.Endpoint // interface → service → endpoints
 	apps   map[appKey]map[string]*instEntry          // application → instance id → entry
-	meta   map[metaKey]*metaEntry
+	meta   map[metaKey]*metacache.Entry
 
-	// contrib is what each application contributes to each service;
-	// keyApps indexes it by service.
-	contrib map[appKey]map[registry.ServiceKey][]registry.Endpoint
-	keyApps map[registry.ServiceKey]map[appKey]struct{}
+	// contrib is what each application contributes to each service.
+	contrib *servicestate.Contributions[appKey]
 
-	sent      map[registry.ServiceKey]registry.Service
+	out       *servicestate.Reported
 	dirty     map[registry.ServiceKey]struct{}
 	dirtyApps map[appKey]struct{}
 	held      map[registry.ServiceKey]struct{} // removals held back by the grace period
 
 	connected, everConnected bool
 	graceUntil               time.Time
-	listed, synced           bool
+	listed                   bool
 	initialFetches           map[metaKey]struct{} // first fetches that gate Synced
 }
 
@@ -113,10 +89,9 @@ func newRun(w *Watcher, cls []*nsClients, sink registry.Sink) *run {
 		mappings:       map[subKey]bool{},
 		ifaces:         map[string]map[subKey][]registry.Endpoint{},
 		apps:           map[appKey]map[string]*instEntry{},
-		meta:           map[metaKey]*metaEntry{},
-		contrib:        map[appKey]map[registry.ServiceKey][]registry.Endpoint{},
-		keyApps:        map[registry.ServiceKey]map[appKey]struct{}{},
-		sent:           map[registry.ServiceKey]registry.Service{},
+		meta:           map[metaKey]*metacache.Entry{},
+		contrib:        servicestate.NewContributions[appKey](),
+		out:            servicestate.NewReported(w.cfg.Name, sink, w.metrics.Updates, w.log),
 		dirty:          map[registry.ServiceKey]struct{}{},
 		dirtyApps:      map[appKey]struct{}{},
 		held:           map[registry.ServiceKey]struct{}{},
@@ -173,7 +148,7 @@ func (r *run) apply(k subKey, sn serviceName, insts []model.Instance) {
 				e.prevRev = prev.prevRev
 				if prev.in.Revision() != in.Revision() {
 					e.prevRev = ""
-					if m := r.meta[metaKey{k.ns, sn.app, prev.in.Revision()}]; m != nil && m.state == metaResolved {
+					if m := r.meta[metaKey{k.ns, sn.app, prev.in.Revision()}]; m != nil && m.State == metacache.Resolved {
 						e.prevRev = prev.in.Revision()
 					}
 				}
@@ -203,12 +178,12 @@ func (r *run) ensureAllMetadata(ctx context.Context) {
 			if _, ok := r.meta[key]; ok {
 				continue
 			}
-			e := &metaEntry{}
+			e := &metacache.Entry{}
 			r.meta[key] = e
 			r.startFetch(ctx, key, e, in)
 		}
 	}
-	r.w.metrics.metadataCache.Set(float64(len(r.meta)))
+	r.w.metrics.MetadataCache.Set(float64(len(r.meta)))
 }
 
 func (r *run) onMetadata(ctx context.Context, res metaResult) {
@@ -217,16 +192,14 @@ func (r *run) onMetadata(ctx context.Context, res metaResult) {
 	if e == nil {
 		return // no instance needs it any more
 	}
-	e.inflight = false
-	e.attempts++
 	for ak := range r.apps {
 		if ak.ns == res.key.Namespace && ak.app == res.key.App {
 			r.dirtyApps[ak] = struct{}{}
 		}
 	}
+	result, wait := e.Record(res.services, res.err, r.w.retry, time.Now())
+	r.w.metrics.Fetches.WithLabelValues(res.storage, result).Inc()
 	if res.err == nil {
-		e.state, e.services = metaResolved, res.services
-		r.w.metrics.fetches.WithLabelValues(res.storage, "ok").Inc()
 		r.w.log.Debug("application metadata resolved", "app", res.key.App, "revision", res.key.Revision,
 			"services", len(res.services))
 		for _, si := range res.services {
@@ -234,40 +207,20 @@ func (r *run) onMetadata(ctx context.Context, res metaResult) {
 		}
 		return
 	}
-	result := "error"
-	if errors.Is(res.err, context.DeadlineExceeded) {
-		result = "timeout"
-	}
-	r.w.metrics.fetches.WithLabelValues(res.storage, result).Inc()
-	e.state = metaFailed
-	wait := r.w.retry.delay(e.attempts)
-	e.nextRetry = time.Now().Add(wait)
 	r.w.log.Warn("application metadata unavailable; reporting the instances at application level",
-		"app", res.key.App, "revision", res.key.Revision, "attempt", e.attempts, "retry_in", wait, "error", res.err)
+		"app", res.key.App, "revision", res.key.Revision, "attempt", e.Attempts, "retry_in", wait, "error", res.err)
 	r.armMetaTimer()
 }
 
 // armMetaTimer sets the retry timer to the earliest pending retry.
-func (r *run) armMetaTimer() {
-	var next time.Time
-	for _, e := range r.meta {
-		if e.state == metaFailed && !e.inflight && (next.IsZero() || e.nextRetry.Before(next)) {
-			next = e.nextRetry
-		}
-	}
-	if next.IsZero() {
-		r.metaTimer.Stop()
-		return
-	}
-	r.metaTimer.Reset(max(time.Until(next), 0))
-}
+func (r *run) armMetaTimer() { metacache.ArmRetry(r.metaTimer, r.meta) }
 
 // retryMetadata retries the failed fetches that are due, asking another
 // instance of the revision each time.
 func (r *run) retryMetadata(ctx context.Context) {
 	now := time.Now()
 	for key, e := range r.meta {
-		if e.state != metaFailed || e.inflight || e.nextRetry.After(now) {
+		if !e.Due(now) {
 			continue
 		}
 		var candidates []*instance
@@ -282,11 +235,11 @@ func (r *run) retryMetadata(ctx context.Context) {
 			}
 		}
 		if len(candidates) == 0 {
-			e.nextRetry = now.Add(r.w.retry.delay(e.attempts))
+			e.NextRetry = now.Add(r.w.retry.Delay(e.Attempts))
 			continue
 		}
 		slices.SortFunc(candidates, func(a, b *instance) int { return strings.Compare(a.ID, b.ID) })
-		r.startFetch(ctx, key, e, candidates[e.attempts%len(candidates)])
+		r.startFetch(ctx, key, e, candidates[e.Attempts%len(candidates)])
 	}
 	r.armMetaTimer()
 }
@@ -303,8 +256,8 @@ func (r *run) recomputeApp(ak appKey) {
 		rev := in.Revision()
 		used[rev] = true
 		e := r.meta[metaKey{ak.ns, ak.app, rev}]
-		if (e == nil || e.state == metaPending) && ie.prevRev != "" {
-			if pe := r.meta[metaKey{ak.ns, ak.app, ie.prevRev}]; pe != nil && pe.state == metaResolved {
+		if (e == nil || e.State == metacache.Pending) && ie.prevRev != "" {
+			if pe := r.meta[metaKey{ak.ns, ak.app, ie.prevRev}]; pe != nil && pe.State == metacache.Resolved {
 				used[ie.prevRev] = true
 				e = pe
 			}
@@ -312,53 +265,30 @@ func (r *run) recomputeApp(ak appKey) {
 			ie.prevRev = ""
 		}
 		switch {
-		case rev == "" || e != nil && e.state == metaFailed:
+		case rev == "" || e != nil && e.State == metacache.Failed:
 			k := registry.ServiceKey{Kind: registry.KindApplication, Name: ak.app}
 			next[k] = append(next[k], in.applicationEndpoints()...)
-		case e != nil && e.state == metaResolved:
-			for i := range e.services {
-				k := ifaceKey(e.services[i].Name)
-				next[k] = append(next[k], in.interfaceEndpoints(&e.services[i])...)
+		case e != nil && e.State == metacache.Resolved:
+			for i := range e.Services {
+				k := ifaceKey(e.Services[i].Name)
+				next[k] = append(next[k], in.interfaceEndpoints(&e.Services[i])...)
 			}
 		}
 		// Pending: reported once the first fetch has finished.
 	}
 	now := time.Now()
 	for key, e := range r.meta {
-		switch {
-		case key.Namespace != ak.ns || key.App != ak.app:
-		case used[key.Revision]:
-			e.unusedSince = time.Time{}
-		case e.unusedSince.IsZero():
-			e.unusedSince = now
-		case now.Sub(e.unusedSince) > metadataTTL:
+		if key.Namespace != ak.ns || key.App != ak.app {
+			continue
+		}
+		if e.Use(used[key.Revision], now) {
 			delete(r.meta, key)
 			delete(r.initialFetches, key)
 		}
 	}
-	r.w.metrics.metadataCache.Set(float64(len(r.meta)))
+	r.w.metrics.MetadataCache.Set(float64(len(r.meta)))
 
-	for k := range r.contrib[ak] {
-		r.dirty[k] = struct{}{}
-		if _, still := next[k]; !still {
-			delete(r.keyApps[k], ak)
-			if len(r.keyApps[k]) == 0 {
-				delete(r.keyApps, k)
-			}
-		}
-	}
-	for k := range next {
-		r.dirty[k] = struct{}{}
-		if r.keyApps[k] == nil {
-			r.keyApps[k] = map[appKey]struct{}{}
-		}
-		r.keyApps[k][ak] = struct{}{}
-	}
-	if len(next) == 0 {
-		delete(r.contrib, ak)
-	} else {
-		r.contrib[ak] = next
-	}
+	r.contrib.Set(ak, next, func(k registry.ServiceKey) { r.dirty[k] = struct{}{} })
 }
 
 func compareAppKey(a, b appKey) int {
@@ -379,30 +309,17 @@ func compareSubKey(a, b subKey) int {
 // first, then what applications contribute, collapsed on Endpoint.ID (the
 // first one wins, so interface-level parameters are preferred).
 func (r *run) build(k registry.ServiceKey) registry.Service {
-	svc := registry.Service{Key: k}
-	seen := map[registry.EndpointID]bool{}
-	add := func(ep registry.Endpoint) {
-		if id := ep.ID(); !seen[id] {
-			seen[id] = true
-			ep.Params = maps.Clone(ep.Params)
-			svc.Endpoints = append(svc.Endpoints, ep)
-		}
-	}
+	a := servicestate.Assemble(k)
 	if k.Kind == registry.KindInterface {
 		per := r.ifaces[k.Name]
 		for _, sk := range slices.SortedFunc(maps.Keys(per), compareSubKey) {
-			for _, ep := range per[sk] {
-				add(ep)
-			}
+			a.Add(per[sk]...)
 		}
 	}
-	for _, ak := range slices.SortedFunc(maps.Keys(r.keyApps[k]), compareAppKey) {
-		for _, ep := range r.contrib[ak][k] {
-			add(ep)
-		}
+	for _, ak := range slices.SortedFunc(r.contrib.Apps(k), compareAppKey) {
+		a.Add(r.contrib.Of(ak, k)...)
 	}
-	svc.Sort()
-	return svc
+	return a.Service()
 }
 
 // inGrace reports whether removals are held back after a reconnect.
@@ -424,7 +341,7 @@ func (r *run) endGrace() {
 
 // holdRemovals adds to svc the endpoints last reported for it that it lacks.
 func (r *run) holdRemovals(svc *registry.Service) bool {
-	prev, had := r.sent[svc.Key]
+	prev, had := r.out.Last(svc.Key)
 	if !had {
 		return false
 	}
@@ -457,7 +374,7 @@ func (r *run) flush() {
 	if !r.connected || !r.listed {
 		return
 	}
-	if !r.synced && len(r.initialFetches) > 0 {
+	if !r.out.IsSynced() && len(r.initialFetches) > 0 {
 		return
 	}
 	grace := r.inGrace()
@@ -467,22 +384,7 @@ func (r *run) flush() {
 		if grace && r.holdRemovals(&svc) {
 			r.held[k] = struct{}{}
 		}
-		prev, had := r.sent[k]
-		if had && prev.Equal(&svc) || !had && len(svc.Endpoints) == 0 {
-			continue
-		}
-		if len(svc.Endpoints) == 0 {
-			delete(r.sent, k)
-		} else {
-			r.sent[k] = svc.Clone()
-		}
-		r.w.metrics.updates.Inc()
-		r.w.log.Debug("service update", "service", k.String(), "endpoints", len(svc.Endpoints))
-		r.sink.Update(r.w.cfg.Name, svc)
+		r.out.Update(svc)
 	}
-	if !r.synced {
-		r.synced = true
-		r.w.log.Info("registry synced", "services", len(r.sent))
-		r.sink.Synced(r.w.cfg.Name)
-	}
+	r.out.Synced()
 }

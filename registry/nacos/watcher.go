@@ -15,6 +15,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/metacache"
 )
 
 // ErrRunning is returned by Run when the Watcher is already running.
@@ -106,7 +107,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 		r.closing.Store(true)
 		closeAll()
 		r.wg.Wait()
-		w.metrics.connected.Set(0)
+		w.metrics.Connected.Set(0)
 	}()
 	r.loop(ctx)
 	return nil
@@ -169,7 +170,7 @@ func (r *run) loop(ctx context.Context) {
 				r.onPush(ctx, k, insts)
 			}
 		case <-r.mappingChanged:
-			r.w.metrics.events.WithLabelValues("mapping_changed").Inc()
+			r.w.metrics.Events.WithLabelValues("mapping_changed").Inc()
 			r.listTimer.Reset(mappingDelay)
 		case ev := <-r.events:
 			r.onMetadata(ctx, ev)
@@ -195,15 +196,15 @@ func (r *run) checkHealth(ctx context.Context) {
 		return
 	}
 	r.connected = healthy
-	r.w.metrics.events.WithLabelValues("session").Inc()
+	r.w.metrics.Events.WithLabelValues("session").Inc()
 	if !healthy {
-		r.w.metrics.connected.Set(0)
+		r.w.metrics.Connected.Set(0)
 		r.w.log.Warn("registry connection lost; keeping the last-known state")
 		registry.ReportStatus(r.sink, r.w.cfg.Name, false)
 		return
 	}
-	r.w.metrics.connected.Set(1)
-	r.w.metrics.sessions.Inc()
+	r.w.metrics.Connected.Set(1)
+	r.w.metrics.Sessions.Inc()
 	if r.everConnected {
 		r.w.log.Info("registry connection re-established; resyncing", "resync_grace", r.w.cfg.ResyncGrace)
 		if r.w.cfg.ResyncGrace > 0 {
@@ -224,7 +225,7 @@ func (r *run) list(ctx context.Context) {
 	if ctx.Err() != nil || !r.connected {
 		return // the reconnect lists
 	}
-	r.w.metrics.resyncs.Inc()
+	r.w.metrics.Resyncs.Inc()
 	start := time.Now()
 	seen := map[subKey]bool{}
 	for _, c := range r.clients {
@@ -340,7 +341,7 @@ func (r *run) onPush(ctx context.Context, k subKey, insts []model.Instance) {
 	if !ok {
 		return // unsubscribed since
 	}
-	r.w.metrics.events.WithLabelValues("push").Inc()
+	r.w.metrics.Events.WithLabelValues("push").Inc()
 	r.apply(k, s.name, insts)
 	r.ensureAllMetadata(ctx)
 }
@@ -348,7 +349,7 @@ func (r *run) onPush(ctx context.Context, k subKey, insts []model.Instance) {
 // skipped logs and counts what is not turned into endpoints.
 func (r *run) skipped(err error, attrs ...any) {
 	reason := skipReason(err)
-	r.w.metrics.skipped.WithLabelValues(reason).Inc()
+	r.w.metrics.Skipped.WithLabelValues(reason).Inc()
 	attrs = append(attrs, "reason", reason, "error", err)
 	switch reason {
 	case reasonConsumer, reasonDisabled, reasonUnhealthy, reasonNotDubbo:
@@ -359,9 +360,9 @@ func (r *run) skipped(err error, attrs ...any) {
 }
 
 // startFetch resolves the metadata of key off the loop, asking in.
-func (r *run) startFetch(ctx context.Context, key metaKey, e *metaEntry, in *instance) {
-	e.inflight = true
-	if !r.synced && e.attempts == 0 {
+func (r *run) startFetch(ctx context.Context, key metaKey, e *metacache.Entry, in *instance) {
+	e.Inflight = true
+	if !r.out.IsSynced() && e.Attempts == 0 {
 		r.initialFetches[key] = struct{}{}
 	}
 	var cc *nsClients

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dubbomesh/dubbomesh/registry/internal/retry"
 )
 
 // Defaults applied to a zero Config field.
@@ -165,18 +167,7 @@ func withRetry(b backoff) Option {
 	return func(o *options) { o.retry = b }
 }
 
-// backoff is an exponential retry schedule.
-type backoff struct {
-	Min, Max time.Duration
-}
+// backoff is the metadata retry schedule.
+type backoff = retry.Backoff
 
-// delay returns the wait before attempt n+1 after n failed attempts (n ≥ 1).
-func (b backoff) delay(n int) time.Duration {
-	d := b.Min
-	for i := 1; i < n && d < b.Max; i++ {
-		d *= 2
-	}
-	return min(d, b.Max)
-}
-
-var defaultRetry = backoff{Min: time.Second, Max: time.Minute}
+var defaultRetry = retry.Default

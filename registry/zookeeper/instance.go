@@ -8,19 +8,17 @@ import (
 	"strconv"
 	"strings"
 
-	"dubbo.apache.org/dubbo-go/v3/common/constant"
-
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/application"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 )
 
 // Instance metadata keys written by Dubbo 3 providers.
 const (
-	metaRevision    = constant.ExportedServicesRevisionPropertyName // "dubbo.metadata.revision"
-	metaStorageType = constant.MetadataStorageTypePropertyName      // "dubbo.metadata.storage-type"
-	metaEndpoints   = constant.ServiceInstanceEndpoints             // "dubbo.endpoints"
+	metaRevision  = application.MetaRevision  // "dubbo.metadata.revision"
+	metaEndpoints = application.MetaEndpoints // "dubbo.endpoints"
 
-	storageLocal  = constant.DefaultMetadataStorageType // "local": MetadataService RPC
-	storageRemote = constant.RemoteMetadataStorageType  // "remote": metadata report
+	storageRemote = application.StorageRemote // "remote": metadata report
 )
 
 // instance is one application-level registration: the Curator service
@@ -36,21 +34,22 @@ type instance struct {
 	Endpoints []protocolPort
 }
 
-type protocolPort struct {
-	Port     uint32 `json:"port"`
-	Protocol string `json:"protocol"`
-}
+type protocolPort = application.ProtocolPort
 
 // Revision is the metadata revision the instance announces.
-func (in *instance) Revision() string { return in.Metadata[metaRevision] }
+func (in *instance) Revision() string { return application.Revision(in.Metadata) }
 
-// StorageType is where the instance's metadata lives: storageLocal (the
-// default, also for old providers that do not say) or storageRemote.
-func (in *instance) StorageType() string {
-	if s := in.Metadata[metaStorageType]; s != "" {
-		return s
+// StorageType is where the instance's metadata lives (see
+// application.StorageType).
+func (in *instance) StorageType() string { return application.StorageType(in.Metadata) }
+
+// application returns in as the shared model of an application-level
+// registration.
+func (in *instance) application() *application.Instance {
+	return &application.Instance{
+		ID: in.ID, App: in.App, Host: in.Host, Port: in.Port, Tag: in.Tag,
+		Metadata: in.Metadata, Endpoints: in.Endpoints,
 	}
-	return storageLocal
 }
 
 func (in *instance) clone() *instance {
@@ -113,7 +112,7 @@ func parseInstance(app, id string, data []byte) (*instance, error) {
 		}
 	}
 	if in.Tag == "" {
-		in.Tag = in.Metadata[paramDubboTag]
+		in.Tag = in.Metadata[endpoint.ParamDubboTag]
 	}
 	if raw := in.Metadata[metaEndpoints]; raw != "" {
 		eps, err := parseEndpoints(raw)
@@ -171,79 +170,18 @@ func parseEndpoints(raw string) ([]protocolPort, error) {
 	return out, nil
 }
 
-// portsFor returns the ports the instance serves protocol on: those listed
-// in dubbo.endpoints, else the instance port.
-func (in *instance) portsFor(protocol string) []uint32 {
-	var ports []uint32
-	for _, e := range in.Endpoints {
-		if e.Protocol == protocol && !slices.Contains(ports, e.Port) {
-			ports = append(ports, e.Port)
-		}
-	}
-	if len(ports) == 0 && in.Port != 0 {
-		ports = append(ports, in.Port)
-	}
-	return ports
-}
-
-// serviceInfo is the part of a Dubbo MetadataInfo.ServiceInfo dubbomesh
-// uses: one interface exported on one protocol.
-type serviceInfo struct {
-	Name     string
-	Group    string
-	Version  string
-	Protocol string
-	Params   map[string]string
-}
+// serviceInfo is one service of an application's MetadataInfo.
+type serviceInfo = application.Service
 
 // interfaceEndpoints returns the endpoints of in for one service of its
-// metadata. Disabled services yield none.
+// metadata, weighted by the Dubbo rules. Disabled services yield none.
 func (in *instance) interfaceEndpoints(si *serviceInfo) []registry.Endpoint {
-	var eps []registry.Endpoint
-	for _, port := range in.portsFor(si.Protocol) {
-		params := maps.Clone(si.Params)
-		if params == nil {
-			params = map[string]string{}
-		}
-		params[metaRevision] = in.Revision()
-		ep := registry.Endpoint{Host: in.Host, Port: port, Protocol: si.Protocol, Params: params}
-		if err := applyParams(&ep, params); err != nil {
-			continue
-		}
-		// The service's own group and version are authoritative.
-		ep.Group, ep.Version = si.Group, si.Version
-		if ep.Application == "" {
-			ep.Application = in.App
-		}
-		if ep.Tag == "" {
-			ep.Tag = in.Tag
-		}
-		eps = append(eps, ep)
-	}
-	return eps
+	return in.application().ServiceEndpoints(si, parseWeight)
 }
 
 // applicationEndpoints returns the endpoints of in as a KindApplication
 // service, used while its metadata cannot be resolved: one per announced
 // protocol, or the instance port without a protocol.
 func (in *instance) applicationEndpoints() []registry.Endpoint {
-	base := registry.Endpoint{
-		Host:        in.Host,
-		Application: in.App,
-		Tag:         in.Tag,
-		Weight:      parseWeight(in.Metadata[paramWeight]),
-		Params:      maps.Clone(in.Metadata),
-	}
-	if len(in.Endpoints) == 0 {
-		base.Port = in.Port
-		return []registry.Endpoint{base}
-	}
-	eps := make([]registry.Endpoint, 0, len(in.Endpoints))
-	for _, e := range in.Endpoints {
-		ep := base
-		ep.Port, ep.Protocol = e.Port, e.Protocol
-		ep.Params = maps.Clone(base.Params)
-		eps = append(eps, ep)
-	}
-	return eps
+	return in.application().ApplicationEndpoints(parseWeight(in.Metadata[endpoint.ParamWeight]))
 }

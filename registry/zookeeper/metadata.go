@@ -1,19 +1,16 @@
 package zookeeper
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"path"
-	"slices"
 
-	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
-	dubboregistry "dubbo.apache.org/dubbo-go/v3/registry"
 	"github.com/go-zookeeper/zk"
+
+	"github.com/dubbomesh/dubbomesh/registry/internal/application"
 )
 
 // ErrMetadata is wrapped by errors resolving an application's metadata.
@@ -40,7 +37,7 @@ func (w *Watcher) fetchMetadata(ctx context.Context, conn *zk.Conn, in *instance
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.MetadataTimeout)
 	defer cancel()
 
-	mi, err := bounded(ctx, func() (*info.MetadataInfo, error) {
+	mi, err := application.Bounded(ctx, func() (*info.MetadataInfo, error) {
 		if res.storage == storageRemote {
 			mi, err := w.readMetadataReport(conn, key)
 			if err == nil {
@@ -78,75 +75,6 @@ func (w *Watcher) readMetadataReport(conn *zk.Conn, key metaKey) (*info.Metadata
 	return &mi, nil
 }
 
-// bounded runs fn and waits for it until ctx is done. fn keeps running in
-// the background after a timeout (dubbo-go's RPC cannot be cancelled, it
-// times out on its own). A panic in fn becomes an error.
-func bounded[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				ch <- result{err: fmt.Errorf("panic: %v", p)}
-			}
-		}()
-		v, err := fn()
-		ch <- result{v: v, err: err}
-	}()
-	select {
-	case r := <-ch:
-		return r.v, r.err
-	case <-ctx.Done():
-		var zero T
-		return zero, context.Cause(ctx)
-	}
-}
-
-// toDubboInstance builds the dubbo-go service instance that
-// dubbo-go's metadata.GetMetadataFromRpc needs (host and the MetadataService URL
-// parameters in the instance metadata).
-func toDubboInstance(in *instance) *dubboregistry.DefaultServiceInstance {
-	return &dubboregistry.DefaultServiceInstance{
-		ID:          in.ID,
-		ServiceName: in.App,
-		Host:        in.Host,
-		Port:        int(in.Port),
-		Enable:      true,
-		Healthy:     true,
-		Metadata:    maps.Clone(in.Metadata),
-		Tag:         in.Tag,
-	}
-}
-
 // servicesOf returns the business services of mi in a stable order,
 // without the MetadataService itself.
-func servicesOf(mi *info.MetadataInfo) []serviceInfo {
-	out := make([]serviceInfo, 0, len(mi.Services))
-	for _, si := range mi.Services {
-		if si == nil {
-			continue
-		}
-		name := cmp.Or(si.Name, si.Path)
-		if name == "" || name == constant.MetadataServiceName || name == constant.MetadataServiceV2Name {
-			continue
-		}
-		if si.Protocol == "" {
-			continue
-		}
-		out = append(out, serviceInfo{
-			Name:     name,
-			Group:    si.Group,
-			Version:  si.Version,
-			Protocol: si.Protocol,
-			Params:   maps.Clone(si.Params),
-		})
-	}
-	slices.SortFunc(out, func(a, b serviceInfo) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Group, b.Group),
-			cmp.Compare(a.Version, b.Version), cmp.Compare(a.Protocol, b.Protocol))
-	})
-	return out
-}
+func servicesOf(mi *info.MetadataInfo) []serviceInfo { return application.Services(mi) }

@@ -369,7 +369,7 @@ func TestNewWatcherSharedRegisterer(t *testing.T) {
 		if w.Name() != name {
 			t.Errorf("Name() = %q, want %q", w.Name(), name)
 		}
-		w.metrics.skipped.WithLabelValues(reasonMalformedURL).Inc()
+		w.metrics.Skipped.WithLabelValues(reasonMalformedURL).Inc()
 	}
 	if n := metricValue(t, reg, "dubbomesh_registry_skipped_total", "source", "zk-b", "reason", reasonMalformedURL); n != 1 {
 		t.Errorf("skipped{source=zk-b} = %v, want 1", n)

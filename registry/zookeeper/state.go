@@ -3,7 +3,6 @@ package zookeeper
 import (
 	"bytes"
 	"context"
-	"errors"
 	"maps"
 	"path"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/metacache"
+	"github.com/dubbomesh/dubbomesh/registry/internal/servicestate"
 )
 
 // Children of the registry root that are not interfaces.
@@ -35,30 +36,6 @@ type instEntry struct {
 	prevRev string
 }
 
-type metaState uint8
-
-const (
-	metaPending metaState = iota // first fetch not finished
-	metaResolved
-	metaFailed
-)
-
-type metaEntry struct {
-	state     metaState
-	services  []serviceInfo
-	inflight  bool
-	attempts  int
-	nextRetry time.Time
-	// unusedSince is when the last instance of the revision went away
-	// (zero while in use). Instances re-register by delete and create, and
-	// come back after restarts: the entry is kept for metadataTTL.
-	unusedSince time.Time
-}
-
-// metadataTTL is how long the metadata of a revision no instance uses is
-// kept.
-const metadataTTL = 10 * time.Minute
-
 // run is the state of one Run call. Only the loop goroutine touches it,
 // except wg, events and fetchSlots.
 type run struct {
@@ -77,19 +54,16 @@ type run struct {
 
 	ifaces map[string]map[string]providerNode // iface → node name → node
 	apps   map[string]map[string]*instEntry   // app → instance id → entry
-	meta   map[metaKey]*metaEntry
+	meta   map[metaKey]*metacache.Entry
 
-	// contrib is what each application contributes to each service;
-	// keyApps indexes it by service.
-	contrib map[string]map[registry.ServiceKey][]registry.Endpoint
-	keyApps map[registry.ServiceKey]map[string]struct{}
+	// contrib is what each application contributes to each service.
+	contrib *servicestate.Contributions[string]
 
-	sent      map[registry.ServiceKey]registry.Service
+	out       *servicestate.Reported
 	dirty     map[registry.ServiceKey]struct{}
 	dirtyApps map[string]struct{}
 
-	listedGen      uint64 // session generation last listed completely (0: none)
-	synced         bool
+	listedGen      uint64               // session generation last listed completely (0: none)
 	down           bool                 // disconnection reported to the sink
 	initialFetches map[metaKey]struct{} // first fetches that gate Synced
 }
@@ -109,10 +83,9 @@ func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run
 		armed:          map[watchKey]bool{},
 		ifaces:         map[string]map[string]providerNode{},
 		apps:           map[string]map[string]*instEntry{},
-		meta:           map[metaKey]*metaEntry{},
-		contrib:        map[string]map[registry.ServiceKey][]registry.Endpoint{},
-		keyApps:        map[registry.ServiceKey]map[string]struct{}{},
-		sent:           map[registry.ServiceKey]registry.Service{},
+		meta:           map[metaKey]*metacache.Entry{},
+		contrib:        servicestate.NewContributions[string](),
+		out:            servicestate.NewReported(w.cfg.Name, sink, w.metrics.Updates, w.log),
 		dirty:          map[registry.ServiceKey]struct{}{},
 		dirtyApps:      map[string]struct{}{},
 		initialFetches: map[metaKey]struct{}{},
@@ -191,7 +164,7 @@ func (r *run) readProviders(ctx context.Context, iface string) error {
 // skipped logs and counts a node that is not turned into endpoints.
 func (r *run) skipped(err error, attrs ...any) {
 	reason := skipReason(err)
-	r.w.metrics.skipped.WithLabelValues(reason).Inc()
+	r.w.metrics.Skipped.WithLabelValues(reason).Inc()
 	attrs = append(attrs, "reason", reason, "error", err)
 	if reason == reasonConsumer || reason == reasonDisabled {
 		r.w.log.Debug("registry node skipped", attrs...)
@@ -284,7 +257,7 @@ func (r *run) readInstance(ctx context.Context, app, id string) error {
 		return nil
 	}
 	if e.in != nil && e.in.Revision() != in.Revision() {
-		if m := r.meta[metaKey{app, e.in.Revision()}]; m != nil && m.state == metaResolved {
+		if m := r.meta[metaKey{app, e.in.Revision()}]; m != nil && m.State == metacache.Resolved {
 			e.prevRev = e.in.Revision()
 		}
 	}
@@ -306,14 +279,14 @@ func (r *run) ensureMetadata(ctx context.Context, in *instance) {
 	}
 	now := time.Now()
 	for k, e := range r.meta {
-		if !e.unusedSince.IsZero() && now.Sub(e.unusedSince) > metadataTTL {
+		if e.Expired(now) {
 			delete(r.meta, k)
 			delete(r.initialFetches, k)
 		}
 	}
-	e := &metaEntry{}
+	e := &metacache.Entry{}
 	r.meta[key] = e
-	r.w.metrics.metadataCache.Set(float64(len(r.meta)))
+	r.w.metrics.MetadataCache.Set(float64(len(r.meta)))
 	r.startFetch(ctx, key, e, in)
 }
 
@@ -323,50 +296,28 @@ func (r *run) onMetadata(res metaResult) {
 	if e == nil {
 		return // no instance needs it any more
 	}
-	e.inflight = false
-	e.attempts++
 	r.dirtyApps[res.key.App] = struct{}{}
+	result, wait := e.Record(res.services, res.err, r.w.retry, time.Now())
+	r.w.metrics.Fetches.WithLabelValues(res.storage, result).Inc()
 	if res.err == nil {
-		e.state, e.services = metaResolved, res.services
-		r.w.metrics.fetches.WithLabelValues(res.storage, "ok").Inc()
 		r.w.log.Debug("application metadata resolved", "app", res.key.App, "revision", res.key.Revision,
 			"services", len(res.services))
 		return
 	}
-	result := "error"
-	if errors.Is(res.err, context.DeadlineExceeded) {
-		result = "timeout"
-	}
-	r.w.metrics.fetches.WithLabelValues(res.storage, result).Inc()
-	e.state = metaFailed
-	wait := r.w.retry.delay(e.attempts)
-	e.nextRetry = time.Now().Add(wait)
 	r.w.log.Warn("application metadata unavailable; reporting the instances at application level",
-		"app", res.key.App, "revision", res.key.Revision, "attempt", e.attempts, "retry_in", wait, "error", res.err)
+		"app", res.key.App, "revision", res.key.Revision, "attempt", e.Attempts, "retry_in", wait, "error", res.err)
 	r.armMetaTimer()
 }
 
 // armMetaTimer sets the retry timer to the earliest pending retry.
-func (r *run) armMetaTimer() {
-	var next time.Time
-	for _, e := range r.meta {
-		if e.state == metaFailed && !e.inflight && (next.IsZero() || e.nextRetry.Before(next)) {
-			next = e.nextRetry
-		}
-	}
-	if next.IsZero() {
-		r.metaTimer.Stop()
-		return
-	}
-	r.metaTimer.Reset(max(time.Until(next), 0))
-}
+func (r *run) armMetaTimer() { metacache.ArmRetry(r.metaTimer, r.meta) }
 
 // retryMetadata retries the failed fetches that are due, asking another
 // instance of the revision each time.
 func (r *run) retryMetadata(ctx context.Context) {
 	now := time.Now()
 	for key, e := range r.meta {
-		if e.state != metaFailed || e.inflight || e.nextRetry.After(now) {
+		if !e.Due(now) {
 			continue
 		}
 		var candidates []*instance
@@ -377,13 +328,13 @@ func (r *run) retryMetadata(ctx context.Context) {
 		}
 		if len(candidates) == 0 {
 			// Unused for now: look again later.
-			e.nextRetry = now.Add(r.w.retry.delay(e.attempts))
+			e.NextRetry = now.Add(r.w.retry.Delay(e.Attempts))
 			continue
 		}
 		slices.SortFunc(candidates, func(a, b *instance) int { return strings.Compare(a.ID, b.ID) })
-		r.startFetch(ctx, key, e, candidates[e.attempts%len(candidates)])
+		r.startFetch(ctx, key, e, candidates[e.Attempts%len(candidates)])
 	}
-	r.w.metrics.metadataCache.Set(float64(len(r.meta)))
+	r.w.metrics.MetadataCache.Set(float64(len(r.meta)))
 	r.armMetaTimer()
 }
 
@@ -402,8 +353,8 @@ func (r *run) recomputeApp(app string) {
 		rev := in.Revision()
 		used[rev] = true
 		e := r.meta[metaKey{app, rev}]
-		if (e == nil || e.state == metaPending) && ie.prevRev != "" {
-			if pe := r.meta[metaKey{app, ie.prevRev}]; pe != nil && pe.state == metaResolved {
+		if (e == nil || e.State == metacache.Pending) && ie.prevRev != "" {
+			if pe := r.meta[metaKey{app, ie.prevRev}]; pe != nil && pe.State == metacache.Resolved {
 				used[ie.prevRev] = true
 				e = pe
 			}
@@ -411,13 +362,13 @@ func (r *run) recomputeApp(app string) {
 			ie.prevRev = ""
 		}
 		switch {
-		case rev == "" || e != nil && e.state == metaFailed:
+		case rev == "" || e != nil && e.State == metacache.Failed:
 			k := registry.ServiceKey{Kind: registry.KindApplication, Name: app}
 			next[k] = append(next[k], in.applicationEndpoints()...)
-		case e != nil && e.state == metaResolved:
-			for i := range e.services {
-				k := ifaceKey(e.services[i].Name)
-				next[k] = append(next[k], in.interfaceEndpoints(&e.services[i])...)
+		case e != nil && e.State == metacache.Resolved:
+			for i := range e.Services {
+				k := ifaceKey(e.Services[i].Name)
+				next[k] = append(next[k], in.interfaceEndpoints(&e.Services[i])...)
 			}
 		}
 		// Pending: reported once the first fetch has finished.
@@ -425,70 +376,36 @@ func (r *run) recomputeApp(app string) {
 	// Forget metadata no instance has used for a while.
 	now := time.Now()
 	for key, e := range r.meta {
-		switch {
-		case key.App != app:
-		case used[key.Revision]:
-			e.unusedSince = time.Time{}
-		case e.unusedSince.IsZero():
-			e.unusedSince = now
-		case now.Sub(e.unusedSince) > metadataTTL:
+		if key.App != app {
+			continue
+		}
+		if e.Use(used[key.Revision], now) {
 			delete(r.meta, key)
 			delete(r.initialFetches, key)
 		}
 	}
-	r.w.metrics.metadataCache.Set(float64(len(r.meta)))
+	r.w.metrics.MetadataCache.Set(float64(len(r.meta)))
 
-	for k := range r.contrib[app] {
-		r.dirty[k] = struct{}{}
-		if _, still := next[k]; !still {
-			delete(r.keyApps[k], app)
-			if len(r.keyApps[k]) == 0 {
-				delete(r.keyApps, k)
-			}
-		}
-	}
-	for k := range next {
-		r.dirty[k] = struct{}{}
-		if r.keyApps[k] == nil {
-			r.keyApps[k] = map[string]struct{}{}
-		}
-		r.keyApps[k][app] = struct{}{}
-	}
-	if len(next) == 0 {
-		delete(r.contrib, app)
-	} else {
-		r.contrib[app] = next
-	}
+	r.contrib.Set(app, next, func(k registry.ServiceKey) { r.dirty[k] = struct{}{} })
 }
 
 // build assembles the full state of one service: interface-level providers
 // first, then what applications contribute, collapsed on Endpoint.ID (the
 // first one wins, so interface-level parameters are preferred).
 func (r *run) build(k registry.ServiceKey) registry.Service {
-	svc := registry.Service{Key: k}
-	seen := map[registry.EndpointID]bool{}
-	add := func(ep registry.Endpoint) {
-		if id := ep.ID(); !seen[id] {
-			seen[id] = true
-			ep.Params = maps.Clone(ep.Params)
-			svc.Endpoints = append(svc.Endpoints, ep)
-		}
-	}
+	a := servicestate.Assemble(k)
 	if k.Kind == registry.KindInterface {
 		nodes := r.ifaces[k.Name]
 		for _, name := range slices.Sorted(maps.Keys(nodes)) {
 			if n := nodes[name]; n.ok {
-				add(n.ep)
+				a.Add(n.ep)
 			}
 		}
 	}
-	for _, app := range slices.Sorted(maps.Keys(r.keyApps[k])) {
-		for _, ep := range r.contrib[app][k] {
-			add(ep)
-		}
+	for _, app := range slices.Sorted(r.contrib.Apps(k)) {
+		a.Add(r.contrib.Of(app, k)...)
 	}
-	svc.Sort()
-	return svc
+	return a.Service()
 }
 
 // flush reports the services that changed. It says nothing until the
@@ -503,28 +420,12 @@ func (r *run) flush() {
 	if st, gen := r.tracker.current(); st != zk.StateHasSession || gen != r.listedGen {
 		return
 	}
-	if !r.synced && len(r.initialFetches) > 0 {
+	if !r.out.IsSynced() && len(r.initialFetches) > 0 {
 		return
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(r.dirty), registry.ServiceKey.Compare) {
 		delete(r.dirty, k)
-		svc := r.build(k)
-		prev, had := r.sent[k]
-		if had && prev.Equal(&svc) || !had && len(svc.Endpoints) == 0 {
-			continue
-		}
-		if len(svc.Endpoints) == 0 {
-			delete(r.sent, k)
-		} else {
-			r.sent[k] = svc.Clone()
-		}
-		r.w.metrics.updates.Inc()
-		r.w.log.Debug("service update", "service", k.String(), "endpoints", len(svc.Endpoints))
-		r.sink.Update(r.w.cfg.Name, svc)
+		r.out.Update(r.build(k))
 	}
-	if !r.synced {
-		r.synced = true
-		r.w.log.Info("registry synced", "services", len(r.sent))
-		r.sink.Synced(r.w.cfg.Name)
-	}
+	r.out.Synced()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/metacache"
 )
 
 // ErrRunning is returned by Run when the Watcher is already running.
@@ -88,7 +89,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 		tr.closing.Store(true)
 		conn.Close()
 		r.wg.Wait()
-		w.metrics.connected.Set(0)
+		w.metrics.Connected.Set(0)
 	}()
 	r.loop(ctx)
 	return nil
@@ -131,20 +132,20 @@ func (t *connTracker) observe(ev zk.Event) {
 	}
 	t.mu.Unlock()
 
-	t.metrics.events.WithLabelValues("session").Inc()
+	t.metrics.Events.WithLabelValues("session").Inc()
 	if t.closing.Load() {
 		return
 	}
 	switch ev.State {
 	case zk.StateHasSession:
-		t.metrics.connected.Set(1)
-		t.metrics.sessions.Inc()
+		t.metrics.Connected.Set(1)
+		t.metrics.Sessions.Inc()
 		t.log.Info("registry session established", "server", ev.Server)
 	case zk.StateExpired:
-		t.metrics.connected.Set(0)
+		t.metrics.Connected.Set(0)
 		t.log.Warn("registry session expired; keeping the last-known state until a new session is established")
 	case zk.StateDisconnected:
-		t.metrics.connected.Set(0)
+		t.metrics.Connected.Set(0)
 		if prev == zk.StateHasSession {
 			t.log.Warn("registry connection lost; keeping the last-known state", "server", ev.Server)
 		}
@@ -329,7 +330,7 @@ func (r *run) loop(ctx context.Context) {
 // state.
 func (r *run) reportStatus(up bool) {
 	switch {
-	case !up && !r.down && r.synced:
+	case !up && !r.down && r.out.IsSynced():
 		r.down = true
 		registry.ReportStatus(r.sink, r.w.cfg.Name, false)
 	case up && r.down:
@@ -342,7 +343,7 @@ func (r *run) reportStatus(up bool) {
 // nothing; the flush that follows reports only real differences.
 func (r *run) resync(ctx context.Context) {
 	_, gen := r.tracker.current()
-	r.w.metrics.resyncs.Inc()
+	r.w.metrics.Resyncs.Inc()
 	start := time.Now()
 	err := r.readRoot(ctx, true)
 	if err == nil {
@@ -360,7 +361,7 @@ func (r *run) resync(ctx context.Context) {
 
 func (r *run) onWatch(ctx context.Context, f watchFired) {
 	delete(r.armed, f.key)
-	r.w.metrics.events.WithLabelValues(eventLabel(f.ev.Type)).Inc()
+	r.w.metrics.Events.WithLabelValues(eventLabel(f.ev.Type)).Inc()
 	if f.ev.Type == zk.EventNotWatching {
 		// The watch is gone (session expired or client closing). The
 		// re-listing of the next session re-arms it; if that session is
@@ -412,9 +413,9 @@ func eventLabel(t zk.EventType) string {
 }
 
 // startFetch resolves the metadata of e's key off the loop, asking in.
-func (r *run) startFetch(ctx context.Context, key metaKey, e *metaEntry, in *instance) {
-	e.inflight = true
-	if !r.synced && e.attempts == 0 {
+func (r *run) startFetch(ctx context.Context, key metaKey, e *metacache.Entry, in *instance) {
+	e.Inflight = true
+	if !r.out.IsSynced() && e.Attempts == 0 {
 		r.initialFetches[key] = struct{}{}
 	}
 	in = in.clone()

@@ -1,0 +1,89 @@
+package application
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+
+	"dubbo.apache.org/dubbo-go/v3/common/constant"
+	dubbometadata "dubbo.apache.org/dubbo-go/v3/metadata"
+	"dubbo.apache.org/dubbo-go/v3/metadata/info"
+	dubboregistry "dubbo.apache.org/dubbo-go/v3/registry"
+
+	"github.com/dubbomesh/dubbomesh/registry/metadata"
+
+	// A MetadataService exported on Triple is called through dubbo-go.
+	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple"
+)
+
+// FetchFromMetadataService asks the instance's MetadataService for the
+// MetadataInfo of revision, described by the
+// dubbo.metadata-service.url-params of its registration. The dubbo protocol
+// (what dubbo-go and Java Dubbo export by default) goes through
+// registry/metadata, which honours ctx and holds no connection afterwards;
+// Triple MetadataServices go through dubbo-go's own client, which cannot be
+// cancelled: callers bound the wait (see Bounded).
+func FetchFromMetadataService(ctx context.Context, revision string, in *Instance) (*info.MetadataInfo, error) {
+	params := map[string]string{}
+	if raw := in.Metadata[constant.MetadataServiceURLParamsPropertyName]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &params); err != nil {
+			return nil, fmt.Errorf("%s: %w", constant.MetadataServiceURLParamsPropertyName, err)
+		}
+	}
+	switch proto := params[constant.ProtocolKey]; proto {
+	case "", constant.DubboProtocol:
+		if proto == "" {
+			params[constant.ProtocolKey] = constant.DubboProtocol
+		}
+		return metadata.Fetch(ctx, in.Host, in.App, revision, params)
+	case constant.TriProtocol:
+		return dubbometadata.GetMetadataFromRpc(revision, dubboInstance(in))
+	default:
+		return nil, fmt.Errorf("MetadataService protocol %q is not supported", proto)
+	}
+}
+
+// dubboInstance builds the dubbo-go service instance that dubbo-go's
+// metadata.GetMetadataFromRpc needs (host and the MetadataService URL
+// parameters in the instance metadata).
+func dubboInstance(in *Instance) *dubboregistry.DefaultServiceInstance {
+	return &dubboregistry.DefaultServiceInstance{
+		ID:          in.ID,
+		ServiceName: in.App,
+		Host:        in.Host,
+		Port:        int(in.Port),
+		Enable:      true,
+		Healthy:     true,
+		Metadata:    maps.Clone(in.Metadata),
+		Tag:         in.Tag,
+	}
+}
+
+// Bounded runs fn and waits for it until ctx is done. fn keeps running in
+// the background after a timeout (neither the registry clients nor
+// dubbo-go's RPC can always be cancelled; they time out on their own). A
+// panic in fn becomes an error.
+func Bounded[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- result{err: fmt.Errorf("panic: %v", p)}
+			}
+		}()
+		v, err := fn()
+		ch <- result{v: v, err: err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, context.Cause(ctx)
+	}
+}
