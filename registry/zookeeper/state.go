@@ -51,6 +51,9 @@ type run struct {
 	metaTimer   *time.Timer
 
 	armed map[watchKey]bool
+	// prefetched holds ChildrenW results issued in parallel by
+	// prefetchChildren, consumed by children.
+	prefetched map[string]childrenResult
 
 	ifaces map[string]map[string]providerNode // iface → node name → node
 	apps   map[string]map[string]*instEntry   // app → instance id → entry
@@ -81,6 +84,7 @@ func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run
 		resyncTimer:    stopped(),
 		metaTimer:      stopped(),
 		armed:          map[watchKey]bool{},
+		prefetched:     map[string]childrenResult{},
 		ifaces:         map[string]map[string]providerNode{},
 		apps:           map[string]map[string]*instEntry{},
 		meta:           map[metaKey]*metacache.Entry{},
@@ -105,16 +109,21 @@ func (r *run) readRoot(ctx context.Context, full bool) error {
 		return err
 	}
 	seen := make(map[string]bool, len(kids))
+	var toRead []string
 	for _, iface := range kids {
 		if pseudoInterfaces[iface] {
 			continue
 		}
 		seen[iface] = true
-		_, known := r.ifaces[iface]
-		if known && !full {
+		if _, known := r.ifaces[iface]; known && !full {
 			continue
 		}
-		if !known {
+		toRead = append(toRead, iface)
+	}
+	r.prefetchChildren(ctx, toRead)
+	defer clear(r.prefetched)
+	for _, iface := range toRead {
+		if _, known := r.ifaces[iface]; !known {
 			r.ifaces[iface] = map[string]providerNode{}
 		}
 		if err := r.readProviders(ctx, iface); err != nil {

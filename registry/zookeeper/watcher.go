@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,7 +214,13 @@ func isPathError(err error) bool {
 func (r *run) children(ctx context.Context, t target, p string) (kids []string, exists bool, err error) {
 	for range 3 {
 		key := watchKey{p, watchChildren}
-		if r.armed[key] {
+		if pf, ok := r.prefetched[p]; ok {
+			delete(r.prefetched, p)
+			kids, err = pf.kids, pf.err
+			if err == nil {
+				r.arm(ctx, key, t, pf.ch)
+			}
+		} else if r.armed[key] {
 			kids, _, err = r.conn.Children(p)
 		} else {
 			var ch <-chan zk.Event
@@ -432,4 +439,52 @@ func (r *run) startFetch(ctx context.Context, key metaKey, e *metacache.Entry, i
 		case <-ctx.Done():
 		}
 	})
+}
+
+// childrenResult is one ChildrenW answer.
+type childrenResult struct {
+	kids []string
+	ch   <-chan zk.Event
+	err  error
+}
+
+// prefetchParallelism bounds the ChildrenW requests in flight at once.
+const prefetchParallelism = 64
+
+// prefetchChildren lists the providers of many interfaces at once: the
+// ZooKeeper client pipelines concurrent requests, so a cold listing of
+// thousands of interfaces costs a few round trips instead of one each.
+// Results (and their watches) are consumed by children; paths whose watch is
+// already armed are left to it.
+func (r *run) prefetchChildren(ctx context.Context, ifaces []string) {
+	if len(ifaces) < 2 {
+		return
+	}
+	paths := make([]string, 0, len(ifaces))
+	for _, iface := range ifaces {
+		p := path.Join(r.rootPath(), iface, "providers")
+		if !r.armed[watchKey{p, watchChildren}] {
+			paths = append(paths, p)
+		}
+	}
+	results := make([]childrenResult, len(paths))
+	slots := make(chan struct{}, prefetchParallelism)
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		if ctx.Err() != nil {
+			break
+		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			kids, _, ch, err := r.conn.ChildrenW(p)
+			results[i] = childrenResult{kids: kids, ch: ch, err: err}
+		})
+	}
+	wg.Wait()
+	for i, p := range paths {
+		if results[i].err == nil && results[i].ch != nil {
+			r.prefetched[p] = results[i]
+		}
+	}
 }
