@@ -3,15 +3,18 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,11 +30,27 @@ const nacosReady = 30 * time.Second
 // on 127.0.0.1. Its methods must be called from the test goroutine.
 type Nacos struct {
 	bin     string
+	opts    NacosOptions
 	port    int    // HTTP port; gRPC is port+1000, as Nacos 2.x clients expect
 	dir     string // data dir and logs
 	proc    *process
 	started int
+	token   string // access token of the readiness check, with auth on
 }
+
+// NacosOptions configures the server StartNacosWith starts. The zero value
+// is the server of StartNacos: no auth.
+type NacosOptions struct {
+	// Username and Password, when set (both or neither), turn on rnacos'
+	// auth of the SDK and Open API (RNACOS_ENABLE_OPEN_API_AUTH) and make
+	// them the initial admin user (RNACOS_INIT_ADMIN_USERNAME and
+	// RNACOS_INIT_ADMIN_PASSWORD). Every client then has to log in. rnacos
+	// creates that user only in an empty data directory, so a restart keeps
+	// the first credentials.
+	Username, Password string
+}
+
+func (o NacosOptions) auth() bool { return o.Username != "" }
 
 // RnacosBinary returns the rnacos binary: $DUBBOMESH_RNACOS, else the one
 // scripts/lib.sh caches in ~/.cache/dubbomesh/tools/rnacos-VERSION/bin, else
@@ -70,7 +89,16 @@ func RnacosBinary(t testing.TB) string {
 // (or fails it, see Required) when rnacos is not installed.
 func StartNacos(t testing.TB) *Nacos {
 	t.Helper()
-	n := &Nacos{bin: RnacosBinary(t)}
+	return StartNacosWith(t, NacosOptions{})
+}
+
+// StartNacosWith is StartNacos with options.
+func StartNacosWith(t testing.TB, opts NacosOptions) *Nacos {
+	t.Helper()
+	if (opts.Username == "") != (opts.Password == "") {
+		t.Fatalf("testenv: NacosOptions: give both Username and Password or neither")
+	}
+	n := &Nacos{bin: RnacosBinary(t), opts: opts}
 	logOnFailure(t, func() *process { return n.proc })
 	t.Cleanup(func() {
 		if n.proc != nil {
@@ -161,6 +189,14 @@ func (n *Nacos) start() error {
 		"RNACOS_DATA_DIR=" + filepath.Join(n.dir, "data"),
 		"RUST_LOG=warn",
 	}
+	if n.opts.auth() {
+		env = append(env,
+			"RNACOS_ENABLE_OPEN_API_AUTH=true",
+			"RNACOS_INIT_ADMIN_USERNAME="+n.opts.Username,
+			"RNACOS_INIT_ADMIN_PASSWORD="+n.opts.Password,
+		)
+	}
+	n.token = ""
 	logPath := filepath.Join(n.dir, fmt.Sprintf("rnacos-%d.log", n.started))
 	// rnacos reads .env from its working directory: point it at an empty
 	// file so that nothing around the test changes its configuration.
@@ -211,7 +247,8 @@ func (n *Nacos) crashed(proc *process) error {
 // ready wants the gRPC port to accept connections, rnacos' health check
 // (which includes its Raft store: a configuration write that arrives
 // before the store is up crashes a worker of rnacos 0.8.8) to pass, and the
-// HTTP API to answer a service list.
+// HTTP API to answer a service list. With auth on it logs in first (the
+// admin user appears shortly after the store is up) and passes the token.
 func (n *Nacos) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -221,17 +258,59 @@ func (n *Nacos) ready(ctx context.Context) error {
 		return err
 	}
 	c.Close()
-	for _, path := range []string{"/nacos/health", "/nacos/v1/ns/service/list?pageNo=1&pageSize=1"} {
-		if err := httpOK(ctx, http.MethodGet, "http://"+n.Addr()+path); err != nil {
-			return err
+	// /health is the handler of /nacos/health outside the paths auth checks.
+	if err := httpOK(ctx, http.MethodGet, "http://"+n.Addr()+"/health"); err != nil {
+		return err
+	}
+	auth := ""
+	if n.opts.auth() {
+		if n.token == "" {
+			// Only after the health check: every failed login counts
+			// against rnacos' per-user limit (100 a minute).
+			if n.token, err = n.login(ctx); err != nil {
+				return err
+			}
 		}
+		auth = "&accessToken=" + url.QueryEscape(n.token)
+	}
+	if err := httpOK(ctx, http.MethodGet, "http://"+n.Addr()+"/nacos/v1/ns/service/list?pageNo=1&pageSize=1"+auth); err != nil {
+		return err
 	}
 	// A configuration write and read: goes through the Raft store.
-	cfg := "http://" + n.Addr() + "/nacos/v1/cs/configs?dataId=testenv.ready&group=testenv"
+	cfg := "http://" + n.Addr() + "/nacos/v1/cs/configs?dataId=testenv.ready&group=testenv" + auth
 	if err := httpOK(ctx, http.MethodPost, cfg+"&content=ok"); err != nil {
 		return err
 	}
 	return httpOK(ctx, http.MethodGet, cfg)
+}
+
+// login returns an access token of the admin user from rnacos' Open API.
+// The credentials go in the form body, not the URL, so that no error
+// message carries the password.
+func (n *Nacos) login(ctx context.Context) (string, error) {
+	form := url.Values{"username": {n.opts.Username}, "password": {n.opts.Password}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+n.Addr()+"/nacos/v1/auth/login",
+		strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("login as %q: %s: %s", n.opts.Username, resp.Status, b)
+	}
+	var res struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil || res.AccessToken == "" {
+		return "", fmt.Errorf("login as %q: no access token in %q (%v)", n.opts.Username, b, err)
+	}
+	return res.AccessToken, nil
 }
 
 func httpOK(ctx context.Context, method, url string) error {

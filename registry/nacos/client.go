@@ -1,11 +1,14 @@
 package nacos
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/clients"
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/config_client"
@@ -100,27 +103,62 @@ func (w *Watcher) connect(ns string) (*nsClients, error) {
 }
 
 // routeSDKLog points the SDK's process-wide logger at ours. Every client
-// creation resets it to a file logger, so this follows each one.
+// creation resets it to a file logger, so this follows each one. The SDK
+// has one logger per process, so with several Nacos sources its lines go to
+// the newest watcher's logger (labelled "nacos-sdk", not a source) and are
+// redacted with the credentials of every source created so far.
 func (w *Watcher) routeSDKLog() {
-	var secrets []string
-	for _, s := range []string{w.cfg.Password, w.cfg.SecretKey, w.cfg.AccessKey} {
-		if s != "" {
-			secrets = append(secrets, s, "***")
+	sdkSecrets.add(w.cfg.Password, w.cfg.SecretKey, w.cfg.AccessKey)
+	sdklogger.SetLogger(sdkLogger{log: w.log.With("from", "nacos-sdk")})
+}
+
+// secretSet holds every credential any Nacos source of the process uses:
+// the SDK's logger is process-wide, so its redaction must be too.
+type secretSet struct {
+	mu       sync.Mutex
+	secrets  map[string]bool
+	replacer *strings.Replacer
+}
+
+var sdkSecrets = &secretSet{secrets: map[string]bool{}, replacer: strings.NewReplacer()}
+
+func (s *secretSet) add(secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range secrets {
+		if v != "" {
+			s.secrets[v] = true
 		}
 	}
-	sdklogger.SetLogger(sdkLogger{log: w.log.With("from", "nacos-sdk"), redact: strings.NewReplacer(secrets...)})
+	var pairs []string
+	for v := range s.secrets {
+		pairs = append(pairs, v, "***")
+	}
+	s.replacer = strings.NewReplacer(pairs...)
+}
+
+// accessToken matches the token the SDK got by logging in, as its debug
+// lines print request headers (key:"accessToken" value:"...").
+var accessToken = regexp.MustCompile(`(?i)(accessToken"?\s*(?:value:\s*"|[:=]\s*"?))[^"\s,}>]+`)
+
+func (s *secretSet) redact(msg string) string {
+	s.mu.Lock()
+	r := s.replacer
+	s.mu.Unlock()
+	return accessToken.ReplaceAllString(r.Replace(msg), "${1}***")
 }
 
 // sdkLogger adapts slog to the SDK's logger interface. Everything goes to
 // debug level (the SDK is loud about normal events; the Watcher logs what
-// matters itself), with credentials removed.
+// matters itself), with credentials and access tokens removed.
 type sdkLogger struct {
-	log    *slog.Logger
-	redact *strings.Replacer
+	log *slog.Logger
 }
 
 func (l sdkLogger) out(level string, msg string) {
-	l.log.Debug(l.redact.Replace(msg), "sdk_level", level)
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(sdkSecrets.redact(msg), "sdk_level", level)
+	}
 }
 
 func (l sdkLogger) Info(args ...any)                  { l.out("info", fmt.Sprint(args...)) }

@@ -200,6 +200,12 @@ type nacosClient struct {
 
 func newNacosClient(t *testing.T, addr, namespace string) *nacosClient {
 	t.Helper()
+	return newNacosClientAs(t, addr, namespace, "", "")
+}
+
+// newNacosClientAs is newNacosClient logged in with Nacos' own auth.
+func newNacosClientAs(t *testing.T, addr, namespace, username, password string) *nacosClient {
+	t.Helper()
 	host, port, err := splitServer(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +214,7 @@ func newNacosClient(t *testing.T, addr, namespace string) *nacosClient {
 	param := vo.NacosClientParam{
 		ClientConfig: &constant.ClientConfig{
 			NamespaceId: namespace, TimeoutMs: 5000, CacheDir: dir, LogDir: dir, LogLevel: "error",
-			NotLoadCacheAtStart: true,
+			NotLoadCacheAtStart: true, Username: username, Password: password,
 		},
 		ServerConfigs: []constant.ServerConfig{{IpAddr: host, Port: port}},
 	}
@@ -221,7 +227,7 @@ func newNacosClient(t *testing.T, addr, namespace string) *nacosClient {
 		t.Fatalf("nacos config client: %v", err)
 	}
 	// Creating a client points the SDK's global logger at a file: silence it.
-	sdklogger.SetLogger(sdkLogger{log: slog.New(slog.DiscardHandler), redact: strings.NewReplacer()})
+	sdklogger.SetLogger(sdkLogger{log: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() {
 		naming.CloseClient()
 		config.CloseClient()

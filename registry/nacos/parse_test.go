@@ -181,10 +181,16 @@ func TestConfigSecretsNeverPrinted(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	l := sdkLogger{log: slogTo(&b), redact: strings.NewReplacer("hunter2-secret", "***")}
+	sdkSecrets.add("hunter2-secret")
+	l := sdkLogger{log: slogTo(&b)}
 	l.Errorf("login failed for password=%s", "hunter2-secret")
-	if strings.Contains(b.String(), "hunter2") {
-		t.Errorf("SDK log line leaks the password: %s", b.String())
+	l.Debugf(`grpc request, request=metadata:<type:"ServiceListRequest" headers:<key:"accessToken" value:"881c723b6b7a46e6ae43c2da" > >`)
+	l.Debugf("http request ?accessToken=881c723b6b7a46e6ae43c2da&serviceName=x")
+	if strings.Contains(b.String(), "hunter2") || strings.Contains(b.String(), "881c723b") {
+		t.Errorf("SDK log lines leak a credential:\n%s", b.String())
+	}
+	if !strings.Contains(b.String(), "login failed") || strings.Count(b.String(), "accessToken") != 2 {
+		t.Errorf("redaction removed more than the secrets:\n%s", b.String())
 	}
 }
 
