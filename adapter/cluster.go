@@ -2,7 +2,6 @@ package adapter
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -31,7 +30,10 @@ func (*meshCluster) Join(dir directory.Directory) base.Invoker {
 	if err != nil {
 		slog.Default().Error("dubbomesh: original cluster unavailable; using failover", "cluster", origName, "error", err)
 		if orig, err = extension.GetCluster(constant.ClusterKeyFailover); err != nil {
-			panic(fmt.Sprintf("dubbomesh: no failover cluster registered: %v", err)) // dubbo-go itself cannot call without one
+			// As dubbo-go's registry protocol does for a missing cluster: no
+			// invoker, the reference reports itself unavailable.
+			slog.Default().Error("dubbomesh: no failover cluster registered either; import dubbo-go's cluster/cluster/failover", "error", err)
+			return nil
 		}
 	}
 	direct := orig.Join(dir)
