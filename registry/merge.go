@@ -4,8 +4,12 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -127,6 +131,12 @@ func (m *Merger) Update(source string, svc Service) {
 		return
 	}
 	m.metrics.updates.WithLabelValues(source).Inc()
+	if reason := invalidName(svc.Key.Name); reason != "" {
+		m.log.Warn("update dropped: unusable service name", "source", source, "service", svc.Key.String(), "reason", reason)
+		m.metrics.invalid.WithLabelValues(source, "service_name_"+reason).Inc()
+		return
+	}
+	svc.Endpoints = m.validEndpoints(source, svc)
 	per := m.state[svc.Key]
 	m.metrics.sourceEndpoints.WithLabelValues(source).Add(float64(len(svc.Endpoints) - len(per[source].Endpoints)))
 	if len(svc.Endpoints) == 0 {
@@ -146,6 +156,41 @@ func (m *Merger) Update(source string, svc Service) {
 		per[source] = svc
 	}
 	m.remerge(svc.Key)
+}
+
+// validEndpoints drops endpoints whose address cannot be served (empty,
+// not UTF-8, control characters, port 0): xDS and Istio resources carry
+// addresses as proto strings, and one bad string must not break a push.
+// m.mu is held.
+func (m *Merger) validEndpoints(source string, svc Service) []Endpoint {
+	out := svc.Endpoints[:0]
+	for _, e := range svc.Endpoints {
+		reason := invalidName(e.Host)
+		if reason == "" && e.Port == 0 {
+			reason = "port"
+		}
+		if reason != "" {
+			m.log.Warn("endpoint dropped: unusable address", "source", source, "service", svc.Key.String(),
+				"host", strconv.Quote(e.Host), "port", e.Port, "reason", reason)
+			m.metrics.invalid.WithLabelValues(source, "endpoint_"+reason).Inc()
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// invalidName says why s cannot be a service name or host, or "".
+func invalidName(s string) string {
+	switch {
+	case s == "":
+		return "empty"
+	case !utf8.ValidString(s):
+		return "not_utf8"
+	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }):
+		return "control_or_space"
+	}
+	return ""
 }
 
 // remerge recomputes one service; m.mu is held.
@@ -342,6 +387,7 @@ type mergeMetrics struct {
 	sourceEndpoints *prometheus.GaugeVec
 	endpoints       prometheus.Gauge
 	unknownSource   prometheus.Counter
+	invalid         *prometheus.CounterVec
 	stale           *prometheus.GaugeVec
 	expired         *prometheus.GaugeVec
 	expirations     *prometheus.CounterVec
@@ -361,6 +407,10 @@ func newMergeMetrics() *mergeMetrics {
 			Name: "dubbomesh_model_endpoints",
 			Help: "Endpoints in the merged model, after de-duplication across sources.",
 		}),
+		invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dubbomesh_model_invalid_total",
+			Help: "Updates and endpoints dropped because their service name or address cannot be served, by source and reason.",
+		}, []string{"source", "reason"}),
 		unknownSource: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dubbomesh_model_unknown_source_updates_total",
 			Help: "Updates dropped because they came from a source the merger was not configured with.",
@@ -381,5 +431,5 @@ func newMergeMetrics() *mergeMetrics {
 }
 
 func (mm *mergeMetrics) register(r prometheus.Registerer) {
-	r.MustRegister(mm.updates, mm.sourceEndpoints, mm.endpoints, mm.unknownSource, mm.stale, mm.expired, mm.expirations)
+	r.MustRegister(mm.updates, mm.sourceEndpoints, mm.endpoints, mm.unknownSource, mm.invalid, mm.stale, mm.expired, mm.expirations)
 }

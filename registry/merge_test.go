@@ -146,3 +146,30 @@ dubbomesh_model_source_endpoints{source="zk"} 1
 		t.Error(err)
 	}
 }
+
+// TestMergerDropsUnservableInput: a service name or endpoint address that
+// cannot go into an xDS or Istio resource (they are proto strings) is
+// dropped with a metric; the rest of the update is kept.
+func TestMergerDropsUnservableInput(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := registry.NewMerger([]string{"zk"}, registry.WithMergeRegisterer(reg))
+	good := ep("10.0.0.1", 20000, 100)
+	m.Update("zk", svc(good, ep("10.0.0.\xff", 20000, 100), ep("", 20000, 100), ep("10.0.0.2", 0, 100), ep("10.0.0.3\n", 1, 100)))
+	m.Update("zk", registry.Service{Key: registry.ServiceKey{Name: "bad\xffname"}, Endpoints: []registry.Endpoint{good}})
+	want := []registry.Service{svc(withRegistries(good, "zk"))}
+	if diff := cmp.Diff(want, m.Drain()); diff != "" {
+		t.Errorf("Drain (-want +got):\n%s", diff)
+	}
+	wantMetrics := `
+# HELP dubbomesh_model_invalid_total Updates and endpoints dropped because their service name or address cannot be served, by source and reason.
+# TYPE dubbomesh_model_invalid_total counter
+dubbomesh_model_invalid_total{reason="endpoint_control_or_space",source="zk"} 1
+dubbomesh_model_invalid_total{reason="endpoint_empty",source="zk"} 1
+dubbomesh_model_invalid_total{reason="endpoint_not_utf8",source="zk"} 1
+dubbomesh_model_invalid_total{reason="endpoint_port",source="zk"} 1
+dubbomesh_model_invalid_total{reason="service_name_not_utf8",source="zk"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(wantMetrics), "dubbomesh_model_invalid_total"); err != nil {
+		t.Error(err)
+	}
+}
