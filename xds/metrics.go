@@ -16,6 +16,7 @@ type metrics struct {
 	translateDuration prometheus.Histogram
 	translateErrors   prometheus.Counter
 	services          prometheus.Gauge
+	hostConflicts     prometheus.Gauge
 	streams           prometheus.Gauge
 	requests          *prometheus.CounterVec
 	nacks             *prometheus.CounterVec
@@ -46,6 +47,10 @@ func newMetrics() *metrics {
 			Name: "dubbomesh_xds_services",
 			Help: "Services currently published over xDS.",
 		}),
+		hostConflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dubbomesh_xds_host_conflicts",
+			Help: "Services not published because a smaller service key has the same mesh host.",
+		}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dubbomesh_xds_streams",
 			Help: "Open xDS streams.",
@@ -63,7 +68,7 @@ func newMetrics() *metrics {
 
 func (m *metrics) register(r prometheus.Registerer) {
 	r.MustRegister(m.pushes, m.pushDuration, m.translateDuration, m.translateErrors,
-		m.services, m.streams, m.requests, m.nacks)
+		m.services, m.hostConflicts, m.streams, m.requests, m.nacks)
 }
 
 func (s *Server) callbacks() serverv3.Callbacks {

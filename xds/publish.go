@@ -2,6 +2,7 @@ package xds
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -74,6 +75,13 @@ func (c *change) diff(prev, next map[string]types.Resource) {
 func (c *change) empty() bool { return len(c.update) == 0 && len(c.remove) == 0 }
 
 func (c *change) applyTo(lc *cache.LinearCache) error {
+	// A name one service drops and another takes in the same batch (a mesh
+	// host changing owner, see hostOwners) is an update: the linear cache
+	// applies removals after updates.
+	c.remove = slices.DeleteFunc(c.remove, func(name string) bool {
+		_, ok := c.update[name]
+		return ok
+	})
 	if c.empty() {
 		return nil
 	}

@@ -105,6 +105,7 @@ type Server struct {
 	metrics *metrics
 	caches  *caches
 	gate    *gate
+	hosts   *hostOwners
 	pub     *publisher
 	// extensions serve non-Envoy types (WithExtension).
 	extensions []Extension
@@ -139,6 +140,7 @@ func New(cfg Config, model Model, opts ...Option) (*Server, error) {
 	s.log = s.log.With("component", "xds")
 	s.caches = newCaches()
 	s.gate = newGate(s.caches.mux(s.extensions))
+	s.hosts = newHostOwners(s.cfg.Translation.host, lookupIn(model), s.log, s.metrics.hostConflicts)
 	s.pub = newPublisher(&s.cfg.Translation, s.caches, s.log, s.metrics)
 	return s, nil
 }
@@ -230,8 +232,11 @@ func (s *Server) publishLoop(ctx context.Context) error {
 	})
 }
 
-// publish hands one batch of changed services to every output.
+// publish hands one batch of changed services to every output, after
+// resolving which service owns each mesh host: all outputs see the same
+// conflict-free batch.
 func (s *Server) publish(changed []registry.Service) {
+	changed = s.hosts.resolve(changed)
 	s.pub.apply(changed)
 	for _, e := range s.extensions {
 		e.Apply(changed)
