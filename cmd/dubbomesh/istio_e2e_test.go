@@ -44,7 +44,10 @@ type istioMesh struct {
 	stop       func()
 }
 
-func startIstioMesh(t *testing.T, xdsAddr string, registries ...string) *istioMesh {
+// startIstioMesh starts dubbomesh serving xdsAddr; the Triple services'
+// ServiceEntry port is triplePort (a free one, as an Istio sidecar in
+// these tests listens on it).
+func startIstioMesh(t *testing.T, xdsAddr string, triplePort int, registries ...string) *istioMesh {
 	t.Helper()
 	m := &istioMesh{xds: xdsAddr, admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
 	cfg := config.Config{
@@ -52,7 +55,7 @@ func startIstioMesh(t *testing.T, xdsAddr string, registries ...string) *istioMe
 		XDS:        config.XDS{Address: m.xds, OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))},
 		Admin:      config.Admin{Address: m.admin},
 		Log:        config.Log{Level: "warn"},
-		Istio:      config.Istio{Enabled: true},
+		Istio:      config.Istio{Enabled: true, Ports: config.IstioPorts{Triple: uint32(triplePort)}},
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -87,7 +90,10 @@ func startIstioMesh(t *testing.T, xdsAddr string, registries ...string) *istioMe
 }
 
 // splitConfig is what a mesh team would apply: subsets by the version label
-// dubbomesh puts on every WorkloadEntry, and an 80/20 split.
+// dubbomesh puts on every WorkloadEntry, and an 80/20 split. A Dubbo
+// provider answers only calls for its own version (the tri-service-version
+// header), so each destination sets the header of its subset; a sidecar
+// applies it, grpc-go proxyless does not (see docs/istio.md).
 const splitConfig = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: greeter, namespace: dubbo}
@@ -104,8 +110,12 @@ spec:
   hosts: [` + greeterHost + `]
   http:
   - route:
-    - {destination: {host: ` + greeterHost + `, subset: v1}, weight: 80}
-    - {destination: {host: ` + greeterHost + `, subset: v2}, weight: 20}
+    - destination: {host: ` + greeterHost + `, subset: v1}
+      weight: 80
+      headers: {request: {set: {tri-service-version: 1.0.0}}}
+    - destination: {host: ` + greeterHost + `, subset: v2}
+      weight: 20
+      headers: {request: {set: {tri-service-version: 2.0.0}}}
 `
 
 // TestIstiodEndToEnd: real dubbo-go Triple providers in a real ZooKeeper,
@@ -119,7 +129,8 @@ func TestIstiodEndToEnd(t *testing.T) {
 	p1 := testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Application: "greeter-v1", Version: "1.0.0"})
 	p2 := testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Application: "greeter-v2", Version: "2.0.0"})
 	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	m := startIstioMesh(t, xdsAddr, reg)
+	port := testenv.FreePort(t)
+	m := startIstioMesh(t, xdsAddr, port, reg)
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "greeter.yaml"), []byte(splitConfig), 0o644); err != nil {
@@ -130,7 +141,7 @@ func TestIstiodEndToEnd(t *testing.T) {
 	t.Logf("istiod ready after %v", time.Since(start))
 
 	addr := func(p *testenv.Provider) string { return fmt.Sprintf("127.0.0.1:%d", p.Port()) }
-	cluster := func(subset string) string { return fmt.Sprintf("outbound|50051|%s|%s", subset, greeterHost) }
+	cluster := func(subset string) string { return fmt.Sprintf("outbound|%d|%s|%s", port, subset, greeterHost) }
 	w := watchIstiod(t, istiod.XDSAddr())
 	want := map[string][]string{
 		cluster(""):   {addr(p1), addr(p2)},
@@ -139,35 +150,63 @@ func TestIstiodEndToEnd(t *testing.T) {
 	}
 	w.waitFor(t, "both providers in istiod's EDS, subsets by the version label", want)
 
-	// Through the mesh for real: grpc-go proxyless, configured by istiod.
-	cc := dialIstiod(t, istiod.XDSAddr(), greeterHost+":50051")
-	// The client asks for version 1.0.0: calls routed to the v2 subset are
-	// answered by p2 with Unimplemented (dubbo-go matches the version
-	// header), so the answers count both subsets.
-	ctx := metadata.AppendToOutgoingContext(t.Context(), "tri-service-version", "1.0.0")
-	xdstest.Eventually(t, 30*time.Second, func() error {
-		_, err := xdstest.Call(ctx, cc, greetMethod, "x")
-		return err
+	v1Reply := fmt.Sprintf("greeter-v1@%d", p1.Port())
+	v2Reply := fmt.Sprintf("greeter-v2@%d", p2.Port())
+
+	// Through the mesh for real, 1: grpc-go proxyless, configured by istiod.
+	// grpc-go does not apply a route's request headers, so the client's own
+	// tri-service-version (1.0.0) reaches both subsets, and p2 answers the
+	// calls routed to v2 with Unimplemented: routing is honoured, but only
+	// a sidecar makes the v2 calls succeed.
+	t.Run("proxyless", func(t *testing.T) {
+		cc := dialIstiod(t, istiod.XDSAddr(), fmt.Sprintf("%s:%d", greeterHost, port))
+		ctx := metadata.AppendToOutgoingContext(t.Context(), "tri-service-version", "1.0.0")
+		v1, v2 := countSplit(t, ctx, cc, func(reply string, err error) (bool, bool) {
+			return err == nil && strings.Contains(reply, v1Reply), status.Code(err) == codes.Unimplemented
+		})
+		checkSplit(t, v1, v2)
 	})
-	const calls = 1000
-	v1, v2 := 0, 0
-	for range calls {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		got, err := xdstest.Call(cctx, cc, greetMethod, "x")
-		cancel()
-		switch {
-		case err == nil && strings.Contains(got, fmt.Sprintf("greeter-v1@%d", p1.Port())):
-			v1++
-		case status.Code(err) == codes.Unimplemented:
-			v2++
-		default:
-			t.Fatalf("unexpected answer %q, %v", got, err)
+
+	// Through the mesh for real, 2: an upstream Envoy as the client's
+	// sidecar, bootstrapped against istiod. It sets each subset's version
+	// header, so every call succeeds and the replies name the provider.
+	t.Run("sidecar", func(t *testing.T) {
+		sidecar := startIstioSidecar(t, istiod.XDSAddr())
+		cc := xdstest.DialSidecar(t, fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("%s:%d", greeterHost, port))
+		v1, v2 := countSplit(t, t.Context(), cc, func(reply string, err error) (bool, bool) {
+			return err == nil && strings.Contains(reply, v1Reply), err == nil && strings.Contains(reply, v2Reply)
+		})
+		checkSplit(t, v1, v2)
+		// Envoy's own counters agree: the calls went through the
+		// subset clusters istiod built from dubbomesh's WorkloadEntries.
+		for subset, want := range map[string]int{"v1": v1, "v2": v2} {
+			if got := sidecar.upstreamRequests(t, cluster(subset)); got < want {
+				t.Errorf("Envoy counted %d requests on %s, want at least %d", got, cluster(subset), want)
+			}
 		}
-	}
-	t.Logf("80/20 split over %d calls: v1 %d, v2 %d", calls, v1, v2)
-	if v1 < 750 || v1 > 850 {
-		t.Errorf("v1 got %d of %d calls, want 800 ± 50", v1, calls)
-	}
+	})
+
+	// 3: a real dubbo-go consumer with dubbomesh's adapter in mesh mode,
+	// its mesh path pointed at that sidecar (no traffic capture: the
+	// sidecar listens on 127.0.0.1 at the ServiceEntry port). The
+	// consumer asks for 1.0.0; the VirtualService sends 20 % to v2.
+	t.Run("dubbo-go consumer via sidecar", func(t *testing.T) {
+		startIstioSidecar(t, istiod.XDSAddr())
+		c := testenv.StartConsumer(t, testenv.ConsumerConfig{
+			Registry: reg,
+			Calls:    splitCalls,
+			Env: map[string]string{
+				"DUBBOMESH_MODE":    "mesh",
+				"DUBBOMESH_SIDECAR": fmt.Sprintf("127.0.0.1:%d", port),
+			},
+		})
+		sum := c.Wait(t, 2*time.Minute)
+		t.Logf("consumer: %v", sum)
+		if sum.Failed != 0 || sum.Mesh != splitCalls || len(sum.Fallbacks) != 0 {
+			t.Errorf("want every call through the mesh and none failed or fallen back, got %v", sum)
+		}
+		checkSplit(t, int(sum.Providers[v1Reply]), int(sum.Providers[v2Reply]))
+	})
 
 	// A dubbomesh restart must not make istiod drop any endpoint.
 	w.resetMin()
@@ -182,7 +221,7 @@ func TestIstiodEndToEnd(t *testing.T) {
 		}
 		return l.Close()
 	})
-	startIstioMesh(t, xdsAddr, reg)
+	startIstioMesh(t, xdsAddr, port, reg)
 	time.Sleep(3 * time.Second) // istiod reconnects and re-reads everything
 	if got := w.min(cluster("")); got < 2 {
 		t.Errorf("during the dubbomesh restart istiod's EDS for %s dropped to %d endpoints", cluster(""), got)
@@ -193,6 +232,41 @@ func TestIstiodEndToEnd(t *testing.T) {
 	p2.Stop(t)
 	want = map[string][]string{cluster(""): {addr(p1)}, cluster("v1"): {addr(p1)}, cluster("v2"): {}}
 	w.waitFor(t, "p2 deregistered", want)
+}
+
+const splitCalls = 1000
+
+// countSplit makes splitCalls calls and counts them by subset; classify
+// says whether an answer came from v1 or v2, and any other answer fails.
+func countSplit(t *testing.T, ctx context.Context, cc *grpc.ClientConn, classify func(string, error) (v1, v2 bool)) (v1, v2 int) {
+	t.Helper()
+	xdstest.Eventually(t, 30*time.Second, func() error {
+		_, err := xdstest.Call(ctx, cc, greetMethod, "x")
+		return err
+	})
+	for range splitCalls {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		got, err := xdstest.Call(cctx, cc, greetMethod, "x")
+		cancel()
+		switch is1, is2 := classify(got, err); {
+		case is1:
+			v1++
+		case is2:
+			v2++
+		default:
+			t.Fatalf("unexpected answer %q, %v", got, err)
+		}
+	}
+	return v1, v2
+}
+
+// checkSplit checks an 80/20 split within ±5 %.
+func checkSplit(t *testing.T, v1, v2 int) {
+	t.Helper()
+	t.Logf("80/20 split over %d calls: v1 %d, v2 %d", splitCalls, v1, v2)
+	if v1 < 750 || v1 > 850 || v1+v2 != splitCalls {
+		t.Errorf("v1 got %d and v2 %d of %d calls, want 800 ± 50 and 200 ± 50", v1, v2, splitCalls)
+	}
 }
 
 // dialIstiod connects grpc-go proxyless to target through istiod.

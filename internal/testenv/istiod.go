@@ -109,6 +109,16 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
+// stockEnvoyEnv are Istio feature flags that keep istiod from configuring
+// filters only istio-proxy (Istio's own Envoy build) has: the ALPN override
+// and metadata exchange HTTP filters. The sidecar in these tests is upstream
+// Envoy, which rejects listeners naming filters it does not know. Neither
+// flag changes routing, clusters or endpoints.
+var stockEnvoyEnv = []string{
+	"PILOT_ENABLE_ALPN_FILTER=false",
+	"PILOT_ENABLE_METADATA_EXCHANGE=false",
+}
+
 // StartIstiod runs istiod with xds://xdsAddr as its config source, on free
 // loopback ports, and waits until its /ready answers 200 (which istiod does
 // only after every config source has synced). It is stopped when the test
@@ -132,7 +142,7 @@ func StartIstiod(t testing.TB, xdsAddr string, cfg IstiodConfig) *Istiod {
 	if cfg.ConfigDir != "" {
 		argv = append(argv, "-fs", cfg.ConfigDir)
 	}
-	proc, err := startProcess("istiod", filepath.Join(dir, "istiod.log"), nil, argv...)
+	proc, err := startProcess("istiod", filepath.Join(dir, "istiod.log"), stockEnvoyEnv, argv...)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}

@@ -90,7 +90,12 @@ func serve(args []string) error {
 		sources += fmt.Sprintf("  - address: fs://%s\n", abs)
 	}
 	meshFile := filepath.Join(tmp, "mesh.yaml")
-	if err := os.WriteFile(meshFile, []byte("configSources:\n"+sources), 0o600); err != nil {
+	// No auto mTLS: the sidecar in dubbomesh's tests is upstream Envoy
+	// without pilot-agent, so nothing would serve it the SDS certificates
+	// that auto-mTLS clusters wait for. Dubbo providers have no sidecar and
+	// are reached in plain text either way.
+	mesh := "enableAutoMtls: false\nconfigSources:\n" + sources
+	if err := os.WriteFile(meshFile, []byte(mesh), 0o600); err != nil {
 		return err
 	}
 	pa := bootstrap.NewPilotArgs(func(p *bootstrap.PilotArgs) {
