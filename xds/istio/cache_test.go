@@ -8,6 +8,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/google/go-cmp/cmp"
 	mcp "istio.io/api/mcp/v1alpha1"
+	networking "istio.io/api/networking/v1alpha3"
 
 	"github.com/dubbomesh/dubbomesh/registry"
 )
@@ -142,5 +143,51 @@ func TestServes(t *testing.T) {
 		if got := p.Serves(typeURL); got != want {
 			t.Errorf("Serves(%q) = %v, want %v", typeURL, got, want)
 		}
+	}
+}
+
+// TestHostHandover: when a mesh host changes owner (xds's host stage sends
+// the old owner's removal and the new owner's state in one batch), the
+// ServiceEntry stays and the WorkloadEntries become the new owner's.
+func TestHostHandover(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: "istiod"}
+	state := func(typeURL string) *cache.PassthroughResponse {
+		ch := make(chan cache.Response, 1)
+		if _, err := p.CreateWatch(&cache.Request{Node: node, TypeUrl: typeURL}, nil, ch); err != nil {
+			t.Fatal(err)
+		}
+		return recv(t, ch)
+	}
+	addresses := func(r *cache.PassthroughResponse) []string {
+		var out []string
+		for _, a := range r.DiscoveryResponse.GetResources() {
+			m := new(mcp.Resource)
+			we := new(networking.WorkloadEntry)
+			if err := a.UnmarshalTo(m); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.GetBody().UnmarshalTo(we); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, we.GetAddress())
+		}
+		return out
+	}
+	upper := registry.ServiceKey{Name: "com.foo.Greeter"}
+	lower := registry.ServiceKey{Name: "com.foo.greeter"} // same host
+	p.Apply([]registry.Service{{Key: lower, Endpoints: []registry.Endpoint{ep("10.0.0.1", 20000, registry.ProtocolTriple, "a", "")}}})
+	p.Apply([]registry.Service{
+		{Key: lower},
+		{Key: upper, Endpoints: []registry.Endpoint{ep("10.0.0.9", 20000, registry.ProtocolTriple, "b", "")}},
+	})
+	if d := cmp.Diff([]string{"dubbo/com-foo-greeter-dubbo"}, names(t, state(seType))); d != "" {
+		t.Errorf("ServiceEntries (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"10.0.0.9"}, addresses(state(weType))); d != "" {
+		t.Errorf("WorkloadEntries (-want +got):\n%s", d)
 	}
 }
