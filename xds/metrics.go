@@ -17,6 +17,7 @@ type metrics struct {
 	translateErrors   prometheus.Counter
 	services          prometheus.Gauge
 	hostConflicts     prometheus.Gauge
+	tlsReloadErrors   prometheus.Counter
 	streams           prometheus.Gauge
 	requests          *prometheus.CounterVec
 	nacks             *prometheus.CounterVec
@@ -51,6 +52,10 @@ func newMetrics() *metrics {
 			Name: "dubbomesh_xds_host_conflicts",
 			Help: "Services not published because a smaller service key has the same mesh host.",
 		}),
+		tlsReloadErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dubbomesh_xds_tls_reload_errors_total",
+			Help: "Changed TLS files that could not be loaded (the previous certificates stay in use).",
+		}),
 		streams: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dubbomesh_xds_streams",
 			Help: "Open xDS streams.",
@@ -68,7 +73,7 @@ func newMetrics() *metrics {
 
 func (m *metrics) register(r prometheus.Registerer) {
 	r.MustRegister(m.pushes, m.pushDuration, m.translateDuration, m.translateErrors,
-		m.services, m.hostConflicts, m.streams, m.requests, m.nacks)
+		m.services, m.hostConflicts, m.tlsReloadErrors, m.streams, m.requests, m.nacks)
 }
 
 func (s *Server) callbacks() serverv3.Callbacks {

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/dubbomesh/dubbomesh/internal/debounce"
@@ -50,6 +51,8 @@ type Config struct {
 	// MaxMessageBytes bounds gRPC messages in both directions; large pushes
 	// (100k endpoints) exceed gRPC's 4 MiB default.
 	MaxMessageBytes int
+	// TLS secures the server; the zero value is plain text.
+	TLS TLS
 }
 
 // Defaults used for zero fields by New.
@@ -91,6 +94,9 @@ func (c Config) Validate() error {
 	if err := c.Debounce.Validate(); err != nil {
 		return err
 	}
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
 	if c.MaxMessageBytes < 4<<20 {
 		return fmt.Errorf("xds: max message size %d is below gRPC's 4 MiB default", c.MaxMessageBytes)
 	}
@@ -107,6 +113,7 @@ type Server struct {
 	gate    *gate
 	hosts   *hostOwners
 	pub     *publisher
+	tls     *tlsReloader // nil: plain text
 	// extensions serve non-Envoy types (WithExtension).
 	extensions []Extension
 }
@@ -138,6 +145,13 @@ func New(cfg Config, model Model, opts ...Option) (*Server, error) {
 		o(s)
 	}
 	s.log = s.log.With("component", "xds")
+	if cfg.TLS.Enabled() {
+		r, err := newTLSReloader(cfg.TLS, s.log, s.metrics.tlsReloadErrors)
+		if err != nil {
+			return nil, err
+		}
+		s.tls = r
+	}
 	s.caches = newCaches()
 	s.gate = newGate(s.caches.mux(s.extensions))
 	s.hosts = newHostOwners(s.cfg.Translation.host, lookupIn(model), s.log, s.metrics.hostConflicts)
@@ -190,7 +204,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 }
 
 func (s *Server) grpcServer(ctx context.Context) *grpc.Server {
-	gs := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
 		// istiod pings every 30 s; Envoy and grpc-go may ping too.
@@ -202,7 +216,11 @@ func (s *Server) grpcServer(ctx context.Context) *grpc.Server {
 			Time:    30 * time.Second,
 			Timeout: 10 * time.Second,
 		}),
-	)
+	}
+	if s.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls.config())))
+	}
+	gs := grpc.NewServer(opts...)
 	xs := serverv3.NewServer(ctx, s.gate, s.callbacks())
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(gs, xs)
 	clusterservice.RegisterClusterDiscoveryServiceServer(gs, xs)

@@ -47,5 +47,8 @@ func bootstrapCmd() *cobra.Command {
 	f.StringVar(&c.Cluster, "cluster", "", "Envoy service cluster")
 	f.StringVar(&c.AdminAddress, "admin", "", "Envoy admin address (host:port); empty for none")
 	f.BoolVar(&c.Delta, "delta", false, "Envoy: use incremental (Delta) xDS")
+	f.StringVar(&c.CAFile, "ca", "", "TLS to dubbomesh: CA bundle (PEM) its certificate chains to")
+	f.StringVar(&c.CertFile, "cert", "", "mutual TLS: client certificate (PEM), with --key and --ca")
+	f.StringVar(&c.KeyFile, "key", "", "mutual TLS: client private key (PEM)")
 	return cmd
 }

@@ -49,10 +49,16 @@ type istioMesh struct {
 // these tests listens on it).
 func startIstioMesh(t *testing.T, xdsAddr string, triplePort int, registries ...string) *istioMesh {
 	t.Helper()
+	return startIstioMeshTLS(t, xdsAddr, triplePort, config.TLS{}, registries...)
+}
+
+// startIstioMeshTLS is startIstioMesh with the xDS server's TLS settings.
+func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls config.TLS, registries ...string) *istioMesh {
+	t.Helper()
 	m := &istioMesh{xds: xdsAddr, admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
 	cfg := config.Config{
 		Registries: registries,
-		XDS:        config.XDS{Address: m.xds, OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))},
+		XDS:        config.XDS{Address: m.xds, OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), TLS: tls},
 		Admin:      config.Admin{Address: m.admin},
 		Log:        config.Log{Level: "warn"},
 		Istio:      config.Istio{Enabled: true, Ports: config.IstioPorts{Triple: uint32(triplePort)}},

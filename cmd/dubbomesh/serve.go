@@ -132,6 +132,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		},
 		Debounce:        debounce.Config{Quiet: cfg.XDS.Debounce.Quiet, Ceiling: cfg.XDS.Debounce.Ceiling},
 		MaxMessageBytes: cfg.XDS.MaxMessageBytes,
+		TLS:             xds.TLS{CertFile: cfg.XDS.TLS.Cert, KeyFile: cfg.XDS.TLS.Key, ClientCAFile: cfg.XDS.TLS.ClientCA},
 	}
 	xopts := []xds.Option{xds.WithLogger(log), xds.WithRegisterer(reg)}
 	if cfg.Istio.Enabled {

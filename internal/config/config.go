@@ -62,6 +62,18 @@ type XDS struct {
 	ConsistentHash  string   `yaml:"consistentHash"`
 	Debounce        Debounce `yaml:"debounce"`
 	MaxMessageBytes int      `yaml:"maxMessageBytes"`
+	// TLS secures the xDS server; empty: plain text.
+	TLS TLS `yaml:"tls"`
+}
+
+// TLS names PEM files; they are re-read when they change.
+type TLS struct {
+	Cert string `yaml:"cert"` // server certificate chain; DUBBOMESH_XDS_TLS_CERT
+	Key  string `yaml:"key"`  // its private key; DUBBOMESH_XDS_TLS_KEY
+	// ClientCA, if set, requires client certificates signed by it (mutual
+	// TLS). istiod cannot present one: leave it empty when istiod
+	// connects. DUBBOMESH_XDS_TLS_CLIENT_CA.
+	ClientCA string `yaml:"clientCA"`
 }
 
 // Debounce bounds how model changes coalesce into pushes.
@@ -140,11 +152,14 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 		c.Registries = strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ';' || r == '\n' })
 	}
 	for name, field := range map[string]*string{
-		"DUBBOMESH_XDS_ADDRESS":      &c.XDS.Address,
-		"DUBBOMESH_OUTBOUND_ADDRESS": &c.XDS.OutboundAddress,
-		"DUBBOMESH_ADMIN_ADDRESS":    &c.Admin.Address,
-		"DUBBOMESH_LOG_LEVEL":        &c.Log.Level,
-		"DUBBOMESH_LOG_FORMAT":       &c.Log.Format,
+		"DUBBOMESH_XDS_ADDRESS":       &c.XDS.Address,
+		"DUBBOMESH_OUTBOUND_ADDRESS":  &c.XDS.OutboundAddress,
+		"DUBBOMESH_ADMIN_ADDRESS":     &c.Admin.Address,
+		"DUBBOMESH_LOG_LEVEL":         &c.Log.Level,
+		"DUBBOMESH_LOG_FORMAT":        &c.Log.Format,
+		"DUBBOMESH_XDS_TLS_CERT":      &c.XDS.TLS.Cert,
+		"DUBBOMESH_XDS_TLS_KEY":       &c.XDS.TLS.Key,
+		"DUBBOMESH_XDS_TLS_CLIENT_CA": &c.XDS.TLS.ClientCA,
 	} {
 		if v, ok := lookup(name); ok {
 			*field = v
@@ -203,6 +218,9 @@ func (c Config) Validate() error {
 	}
 	if c.XDS.Debounce.Quiet < 0 || c.XDS.Debounce.Ceiling < 0 {
 		return fmt.Errorf("%w: xds.debounce: durations must not be negative", ErrInvalid)
+	}
+	if t := c.XDS.TLS; (t.Cert != "" || t.Key != "" || t.ClientCA != "") && (t.Cert == "" || t.Key == "") {
+		return fmt.Errorf("%w: xds.tls: cert and key are both required (clientCA only adds client verification)", ErrInvalid)
 	}
 	return nil
 }

@@ -24,7 +24,8 @@ log: {level: debug}
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"DUBBOMESH_XDS_ADDRESS": "127.0.0.1:19000", "DUBBOMESH_LOG_FORMAT": "json"}
+	env := map[string]string{"DUBBOMESH_XDS_ADDRESS": "127.0.0.1:19000", "DUBBOMESH_LOG_FORMAT": "json",
+		"DUBBOMESH_XDS_TLS_CERT": "/tls/tls.crt", "DUBBOMESH_XDS_TLS_KEY": "/tls/tls.key"}
 	c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	c.SetDefaults()
 	if err := c.Validate(); err != nil {
@@ -32,10 +33,11 @@ log: {level: debug}
 	}
 	want := Config{
 		Registries: []string{"zookeeper://127.0.0.1:2181,127.0.0.1:2182?root=dubbo2&name=zk-a"},
-		XDS:        XDS{Address: "127.0.0.1:19000", Debounce: Debounce{Quiet: 20 * time.Millisecond, Ceiling: time.Second}},
-		Admin:      Admin{Address: DefaultAdminAddress},
-		Labels:     Labels{FromParams: map[string]string{"env": "env"}},
-		Log:        Log{Level: "debug", Format: "json"},
+		XDS: XDS{Address: "127.0.0.1:19000", Debounce: Debounce{Quiet: 20 * time.Millisecond, Ceiling: time.Second},
+			TLS: TLS{Cert: "/tls/tls.crt", Key: "/tls/tls.key"}},
+		Admin:  Admin{Address: DefaultAdminAddress},
+		Labels: Labels{FromParams: map[string]string{"env": "env"}},
+		Log:    Log{Level: "debug", Format: "json"},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -63,6 +65,8 @@ func TestValidateErrors(t *testing.T) {
 		{"bad level", Config{Registries: []string{"zookeeper://a"}, Log: Log{Level: "loud"}}, "log.level"},
 		{"bad format", Config{Registries: []string{"zookeeper://a"}, Log: Log{Format: "xml"}}, "log.format"},
 		{"bad admin", Config{Registries: []string{"zookeeper://a"}, Admin: Admin{Address: "nope"}}, "admin.address"},
+		{"tls without key", Config{Registries: []string{"zookeeper://a"}, XDS: XDS{TLS: TLS{Cert: "c.pem"}}}, "xds.tls"},
+		{"client CA alone", Config{Registries: []string{"zookeeper://a"}, XDS: XDS{TLS: TLS{ClientCA: "ca.pem"}}}, "xds.tls"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,9 @@ type IstiodConfig struct {
 	// ConfigDir, if set, is an extra fs:// config source: a directory of
 	// Istio YAML (DestinationRules, VirtualServices, ...) istiod watches.
 	ConfigDir string
+	// XDSCAFile, if set, makes istiod connect to dubbomesh over TLS
+	// (configSources tlsSettings mode SIMPLE), trusting this CA (PEM).
+	XDSCAFile string
 }
 
 // IstiodBinary returns the istiod harness: $DUBBOMESH_ISTIOD, or the one
@@ -141,6 +144,9 @@ func StartIstiod(t testing.TB, xdsAddr string, cfg IstiodConfig) *Istiod {
 	argv := []string{bin, "serve", "-xds", xdsAddr, "-grpc", i.grpc, "-http", i.http, "-monitoring", i.monitoring}
 	if cfg.ConfigDir != "" {
 		argv = append(argv, "-fs", cfg.ConfigDir)
+	}
+	if cfg.XDSCAFile != "" {
+		argv = append(argv, "-xds-ca", cfg.XDSCAFile)
 	}
 	proc, err := startProcess("istiod", filepath.Join(dir, "istiod.log"), stockEnvoyEnv, argv...)
 	if err != nil {

@@ -7,7 +7,7 @@
 // Kubernetes client (the same injection Istio's own tests use), so no cluster
 // is needed, and the mesh config names dubbomesh as an xds:// config source.
 //
-//	istiod-harness serve -xds 127.0.0.1:15010 -grpc 127.0.0.1:P1 -http 127.0.0.1:P2 -monitoring 127.0.0.1:P3 [-fs DIR]
+//	istiod-harness serve -xds 127.0.0.1:15010 -grpc 127.0.0.1:P1 -http 127.0.0.1:P2 -monitoring 127.0.0.1:P3 [-fs DIR] [-xds-ca CA.pem]
 //	istiod-harness validate FILE.yaml...
 //
 // serve prints "istiod-harness: serving" once Start returned; readiness is
@@ -17,6 +17,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -64,6 +65,7 @@ func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	xds := fs.String("xds", "", "dubbomesh's xDS address (host:port), the xds:// config source")
 	dir := fs.String("fs", "", "optional directory of Istio YAML, an extra fs:// config source")
+	xdsCA := fs.String("xds-ca", "", "optional CA bundle (PEM file): connect to -xds over TLS (tlsSettings mode SIMPLE)")
 	grpcAddr := fs.String("grpc", "127.0.0.1:15010", "istiod's plain-text xDS address")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "istiod's debug and readiness HTTP address")
 	monAddr := fs.String("monitoring", "127.0.0.1:15014", "istiod's monitoring address")
@@ -82,6 +84,18 @@ func serve(args []string) error {
 	}
 	defer os.RemoveAll(tmp)
 	sources := fmt.Sprintf("  - address: xds://%s\n", *xds)
+	if *xdsCA != "" {
+		// istiod takes the PEM itself in caCertificates, not a file name.
+		pem, err := os.ReadFile(*xdsCA)
+		if err != nil {
+			return err
+		}
+		quoted, err := json.Marshal(string(pem))
+		if err != nil {
+			return err
+		}
+		sources += fmt.Sprintf("    tlsSettings: {mode: SIMPLE, caCertificates: %s}\n", quoted)
+	}
 	if *dir != "" {
 		abs, err := filepath.Abs(*dir)
 		if err != nil {
