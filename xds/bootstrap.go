@@ -11,6 +11,10 @@ type BootstrapConfig struct {
 	XDSAddress string // dubbomesh's xDS address, host:port
 	NodeID     string
 	Cluster    string // Envoy's service cluster; default "dubbomesh-sidecar"
+	// Metadata is Envoy's node metadata; default {GENERATOR: envoy}, which
+	// makes dubbomesh send the socket listener. Another control plane may
+	// want its own, e.g. istiod's NAMESPACE and INTERCEPTION_MODE.
+	Metadata map[string]any
 	// AdminAddress of Envoy's admin interface (host:port); empty = none.
 	AdminAddress string
 	// Delta makes Envoy use incremental (Delta) xDS instead of
@@ -132,6 +136,10 @@ func EnvoyBootstrap(c BootstrapConfig) ([]byte, error) {
 	if cluster == "" {
 		cluster = "dubbomesh-sidecar"
 	}
+	metadata := c.Metadata
+	if metadata == nil {
+		metadata = map[string]any{"GENERATOR": "envoy"}
+	}
 	ads := map[string]any{"ads": map[string]any{}, "resource_api_version": "V3"}
 	apiType := "GRPC"
 	if c.Delta {
@@ -161,7 +169,7 @@ func EnvoyBootstrap(c BootstrapConfig) ([]byte, error) {
 		"node": map[string]any{
 			"id":       c.NodeID,
 			"cluster":  cluster,
-			"metadata": map[string]any{"GENERATOR": "envoy"},
+			"metadata": metadata,
 		},
 		"dynamic_resources": map[string]any{
 			"ads_config": map[string]any{

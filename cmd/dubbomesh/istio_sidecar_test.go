@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/json"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/xds"
 )
 
 // istioSidecar is an upstream Envoy configured by istiod as the sidecar of
@@ -24,56 +23,19 @@ type istioSidecar struct {
 // istiodAddr as its only xDS server.
 func startIstioSidecar(t *testing.T, istiodAddr string) *istioSidecar {
 	t.Helper()
-	host, port, err := net.SplitHostPort(istiodAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ads := map[string]any{"ads": map[string]any{}, "resource_api_version": "V3"}
-	bootstrap := map[string]any{
-		"node": map[string]any{
-			"id":      istioNode,
-			"cluster": "client.dubbo",
-			// What istiod reads from pilot-agent's node metadata.
-			"metadata": map[string]any{
-				"NAMESPACE":         "dubbo",
-				"CLUSTER_ID":        "Kubernetes",
-				"INTERCEPTION_MODE": "NONE",
-				"INSTANCE_IPS":      "127.0.0.1",
-				"LABELS":            map[string]any{"app": "client"},
-			},
+	b, err := xds.EnvoyBootstrap(xds.BootstrapConfig{
+		XDSAddress: istiodAddr,
+		NodeID:     istioNode,
+		Cluster:    "client.dubbo",
+		// What istiod reads from pilot-agent's node metadata.
+		Metadata: map[string]any{
+			"NAMESPACE":         "dubbo",
+			"CLUSTER_ID":        "Kubernetes",
+			"INTERCEPTION_MODE": "NONE",
+			"INSTANCE_IPS":      "127.0.0.1",
+			"LABELS":            map[string]any{"app": "client"},
 		},
-		"dynamic_resources": map[string]any{
-			"ads_config": map[string]any{
-				"api_type":              "GRPC",
-				"transport_api_version": "V3",
-				"grpc_services":         []any{map[string]any{"envoy_grpc": map[string]any{"cluster_name": "xds-grpc"}}},
-			},
-			"lds_config": ads,
-			"cds_config": ads,
-		},
-		"static_resources": map[string]any{
-			"clusters": []any{map[string]any{
-				"name":            "xds-grpc",
-				"type":            "STATIC",
-				"connect_timeout": "1s",
-				"typed_extension_protocol_options": map[string]any{
-					"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": map[string]any{
-						"@type":                "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-						"explicit_http_config": map[string]any{"http2_protocol_options": map[string]any{}},
-					},
-				},
-				"load_assignment": map[string]any{
-					"cluster_name": "xds-grpc",
-					"endpoints": []any{map[string]any{"lb_endpoints": []any{map[string]any{
-						"endpoint": map[string]any{"address": map[string]any{"socket_address": map[string]any{
-							"address": host, "port_value": json.Number(port),
-						}}},
-					}}}},
-				},
-			}},
-		},
-	}
-	b, err := json.Marshal(bootstrap)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
