@@ -2,7 +2,6 @@ package registry
 
 import (
 	"log/slog"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,14 +36,17 @@ const DefaultStaleTTL = 10 * time.Minute
 //
 // Merger is safe for concurrent use.
 type Merger struct {
-	order    map[string]int // source name → priority (lower wins)
-	log      *slog.Logger
-	metrics  *mergeMetrics
-	staleTTL time.Duration // ≤ 0: never expire
+	order map[string]int // source name → priority (lower wins)
+	// registries holds, per source, the Endpoint.Registries of the
+	// endpoints only it reports: one slice shared by all of them.
+	registries map[string][]string
+	log        *slog.Logger
+	metrics    *mergeMetrics
+	staleTTL   time.Duration // ≤ 0: never expire
 
 	mu      sync.Mutex
 	synced  map[string]bool
-	state   map[ServiceKey]map[string]Service // per service, per source
+	state   map[ServiceKey]perSource // per service, per source
 	merged  map[ServiceKey]Service
 	dirty   map[ServiceKey]struct{}
 	version uint64
@@ -88,21 +90,23 @@ func WithMergeRegisterer(r prometheus.Registerer) MergerOption {
 // Ready is closed once every one of them has called Synced.
 func NewMerger(sources []string, opts ...MergerOption) *Merger {
 	m := &Merger{
-		order:    make(map[string]int, len(sources)),
-		log:      slog.New(slog.DiscardHandler),
-		metrics:  newMergeMetrics(),
-		staleTTL: DefaultStaleTTL,
-		synced:   make(map[string]bool, len(sources)),
-		state:    make(map[ServiceKey]map[string]Service),
-		merged:   make(map[ServiceKey]Service),
-		dirty:    make(map[ServiceKey]struct{}),
-		down:     make(map[string]*downSource),
-		expired:  make(map[string]bool),
-		ready:    make(chan struct{}),
-		changed:  make(chan struct{}, 1),
+		order:      make(map[string]int, len(sources)),
+		registries: make(map[string][]string, len(sources)),
+		log:        slog.New(slog.DiscardHandler),
+		metrics:    newMergeMetrics(),
+		staleTTL:   DefaultStaleTTL,
+		synced:     make(map[string]bool, len(sources)),
+		state:      make(map[ServiceKey]perSource),
+		merged:     make(map[ServiceKey]Service),
+		dirty:      make(map[ServiceKey]struct{}),
+		down:       make(map[string]*downSource),
+		expired:    make(map[string]bool),
+		ready:      make(chan struct{}),
+		changed:    make(chan struct{}, 1),
 	}
 	for i, s := range sources {
 		m.order[s] = i
+		m.registries[s] = []string{s}
 		m.synced[s] = false
 	}
 	for _, o := range opts {
@@ -138,22 +142,24 @@ func (m *Merger) Update(source string, svc Service) {
 	}
 	svc.Endpoints = m.validEndpoints(source, svc)
 	per := m.state[svc.Key]
-	m.metrics.sourceEndpoints.WithLabelValues(source).Add(float64(len(svc.Endpoints) - len(per[source].Endpoints)))
+	prev, had := per.get(source)
+	m.metrics.sourceEndpoints.WithLabelValues(source).Add(float64(len(svc.Endpoints) - len(prev.Endpoints)))
 	if len(svc.Endpoints) == 0 {
-		if _, had := per[source]; !had {
+		if !had {
 			return
 		}
-		delete(per, source)
-		if len(per) == 0 {
+		if per = per.without(source); len(per) == 0 {
 			delete(m.state, svc.Key)
-		}
-	} else {
-		if per == nil {
-			per = make(map[string]Service, 1)
+		} else {
 			m.state[svc.Key] = per
 		}
+	} else {
 		svc.Sort()
-		per[source] = svc
+		regs := m.registries[source]
+		for i := range svc.Endpoints {
+			svc.Endpoints[i].Registries = regs
+		}
+		m.state[svc.Key] = per.with(source, svc)
 	}
 	m.remerge(svc.Key)
 }
@@ -217,31 +223,94 @@ func (m *Merger) remerge(key ServiceKey) {
 	}
 }
 
+// union merges the sources of one service. The state of each source is
+// kept sorted, with Registries naming the source; the merged view of a
+// service one source reports is that state itself, shared (neither is
+// modified once stored).
 func (m *Merger) union(key ServiceKey) Service {
-	per := m.state[key]
-	sources := slices.SortedFunc(maps.Keys(per), func(a, b string) int { return m.order[a] - m.order[b] })
+	var live perSource
+	for _, st := range m.state[key] {
+		if !m.expired[st.source] {
+			live = append(live, st)
+		}
+	}
+	if len(live) == 1 && !hasDuplicates(live[0].svc.Endpoints) {
+		return Service{Key: key, Endpoints: live[0].svc.Endpoints}
+	}
+	slices.SortFunc(live, func(a, b sourceState) int { return m.order[a.source] - m.order[b.source] })
 	out := Service{Key: key}
 	index := make(map[EndpointID]int)
-	for _, src := range sources {
-		if m.expired[src] {
-			continue
-		}
-		for _, e := range per[src].Endpoints {
+	for _, st := range live {
+		src := st.source
+		for _, e := range st.svc.Endpoints {
 			id := e.ID()
 			if i, dup := index[id]; dup {
-				out.Endpoints[i].Registries = append(out.Endpoints[i].Registries, src)
+				// Never append to a shared slice in place.
+				out.Endpoints[i].Registries = append(slices.Clip(out.Endpoints[i].Registries), src)
 				continue
 			}
 			index[id] = len(out.Endpoints)
-			e.Registries = []string{src}
 			out.Endpoints = append(out.Endpoints, e)
 		}
 	}
 	for i := range out.Endpoints {
-		slices.Sort(out.Endpoints[i].Registries)
+		if len(out.Endpoints[i].Registries) > 1 {
+			slices.Sort(out.Endpoints[i].Registries)
+		}
 	}
 	out.Sort()
 	return out
+}
+
+// perSource is the state of one service as each source reports it, in no
+// particular order: usually one source, and a map would cost more than the
+// endpoints of a small service. It is never modified in place.
+type perSource []sourceState
+
+type sourceState struct {
+	source string
+	svc    Service
+}
+
+func (p perSource) get(source string) (Service, bool) {
+	for _, st := range p {
+		if st.source == source {
+			return st.svc, true
+		}
+	}
+	return Service{}, false
+}
+
+// with returns p with source's state set to svc.
+func (p perSource) with(source string, svc Service) perSource {
+	out := make(perSource, 0, len(p)+1)
+	for _, st := range p {
+		if st.source != source {
+			out = append(out, st)
+		}
+	}
+	return append(out, sourceState{source, svc})
+}
+
+// without returns p without source's state.
+func (p perSource) without(source string) perSource {
+	out := make(perSource, 0, len(p))
+	for _, st := range p {
+		if st.source != source {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// hasDuplicates reports whether sorted endpoints repeat an Endpoint.ID.
+func hasDuplicates(eps []Endpoint) bool {
+	for i := 1; i < len(eps); i++ {
+		if eps[i-1].ID() == eps[i].ID() {
+			return true
+		}
+	}
+	return false
 }
 
 // Synced implements Sink.
@@ -324,7 +393,8 @@ func (m *Merger) expire(source string, d *downSource) {
 func (m *Merger) sourceEndpoints(source string) int {
 	n := 0
 	for _, per := range m.state {
-		n += len(per[source].Endpoints)
+		svc, _ := per.get(source)
+		n += len(svc.Endpoints)
 	}
 	return n
 }
@@ -333,7 +403,7 @@ func (m *Merger) sourceEndpoints(source string) int {
 func (m *Merger) remergeSource(source string) {
 	keys := make([]ServiceKey, 0)
 	for key, per := range m.state {
-		if _, ok := per[source]; ok {
+		if _, ok := per.get(source); ok {
 			keys = append(keys, key)
 		}
 	}

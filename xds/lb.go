@@ -21,22 +21,50 @@ import (
 // both support. (Envoy rejects wrr_locality unless its child is
 // client-side weighted round robin, so plain round robin is the common
 // fallback.)
+//
+// Clusters with the same policy share one message (see shared).
 func lbPolicy(dubbo, consistentHash string) (*clusterv3.LoadBalancingPolicy, error) {
-	var first []proto.Message
+	k := lbRoundRobin
 	switch strings.ToLower(dubbo) {
 	case "", "random", "shortestresponse", "p2c", "interleavedweightedroundrobin":
 		// Dubbo's default is weighted random.
-		first = append(first, &randomv3.Random{})
+		k = lbRandom
 	case "roundrobin":
 	case "leastactive":
-		first = append(first, &leastrequestv3.LeastRequest{})
+		k = lbLeastRequest
 	case "consistenthashing", "consistenthash":
+		k = lbRingHash
 		if consistentHash == "maglev" {
-			first = append(first, &maglevv3.Maglev{})
+			k = lbMaglev
 		}
-		first = append(first, &ringhashv3.RingHash{})
 	default:
 		// Unknown policies of custom Dubbo extensions: round robin.
+	}
+	return memo(&shared.mu, shared.policies, k, k.build)
+}
+
+// lbKind is a load balancing policy as clusters get it.
+type lbKind uint8
+
+const (
+	lbRoundRobin lbKind = iota
+	lbRandom
+	lbLeastRequest
+	lbRingHash
+	lbMaglev // then ring hash for clients without maglev
+)
+
+func (k lbKind) build() (*clusterv3.LoadBalancingPolicy, error) {
+	var first []proto.Message
+	switch k {
+	case lbRandom:
+		first = append(first, &randomv3.Random{})
+	case lbLeastRequest:
+		first = append(first, &leastrequestv3.LeastRequest{})
+	case lbMaglev:
+		first = append(first, &maglevv3.Maglev{}, &ringhashv3.RingHash{})
+	case lbRingHash:
+		first = append(first, &ringhashv3.RingHash{})
 	}
 	out := &clusterv3.LoadBalancingPolicy{}
 	for _, m := range append(first, &roundrobinv3.RoundRobin{}) {

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -19,7 +22,6 @@ import (
 	upstreamhttpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -101,17 +103,17 @@ type serviceResources struct {
 // get a TCP cluster of their own.
 func (t *Translation) translate(svc *registry.Service) (*serviceResources, error) {
 	host := t.host(svc.Key)
-	out := &serviceResources{
-		host:         host,
-		clusters:     map[string]types.Resource{},
-		endpoints:    map[string]types.Resource{},
-		apiListeners: map[string]types.Resource{},
-		apiRoutes:    map[string]types.Resource{},
-	}
 	byCluster := map[string][]registry.Endpoint{}
 	for _, e := range svc.Endpoints {
 		name := ClusterName(host, e.Protocol)
 		byCluster[name] = append(byCluster[name], e)
+	}
+	// Sized to what they hold: a service usually has one cluster and
+	// these maps live as long as it is published.
+	out := &serviceResources{
+		host:      host,
+		clusters:  make(map[string]types.Resource, len(byCluster)),
+		endpoints: make(map[string]types.Resource, len(byCluster)),
 	}
 	for name, eps := range byCluster {
 		http2 := eps[0].Protocol != registry.ProtocolDubbo
@@ -126,6 +128,8 @@ func (t *Translation) translate(svc *registry.Service) (*serviceResources, error
 	if _, ok := byCluster[primary]; !ok {
 		return out, nil
 	}
+	out.apiListeners = make(map[string]types.Resource, 1)
+	out.apiRoutes = make(map[string]types.Resource, 1)
 	routes := t.routes(svc.Key, primary)
 	out.vhost = &routev3.VirtualHost{
 		Name:    host,
@@ -178,7 +182,7 @@ func (t *Translation) routes(k registry.ServiceKey, cluster string) []*routev3.R
 		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
 			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
 			// Streams may be long-lived; Dubbo's own timeouts apply per call.
-			Timeout: durationpb.New(0),
+			Timeout: shared.duration(0),
 		}},
 	}}
 }
@@ -193,34 +197,40 @@ func (t *Translation) cluster(name string, eps []registry.Endpoint, http2 bool) 
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
 		EdsClusterConfig: &clusterv3.Cluster_EdsClusterConfig{
 			ServiceName: name,
-			EdsConfig:   adsSource(),
+			EdsConfig:   shared.adsSource,
 		},
-		ConnectTimeout: durationpb.New(timeout),
+		ConnectTimeout: shared.duration(timeout),
 	}
 	policy, err := lbPolicy(loadBalance(eps), t.ConsistentHash)
 	if err != nil {
 		return nil, err
 	}
 	c.LoadBalancingPolicy = policy
-	c.OutlierDetection = outlierDetection(t.Breaker)
+	c.OutlierDetection = shared.outlierDetection(t.Breaker)
 	if http2 {
-		opts, err := anypb.New(&upstreamhttpv3.HttpProtocolOptions{
-			UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{
-				ExplicitHttpConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{
-					ProtocolConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
-						Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
-					},
-				},
-			},
-		})
-		if err != nil {
-			return nil, err
-		}
-		c.TypedExtensionProtocolOptions = map[string]*anypb.Any{
-			"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": opts,
-		}
+		c.TypedExtensionProtocolOptions = shared.http2Options
 	}
 	return c, nil
+}
+
+// http2Options are the cluster protocol options of HTTP/2 (Triple, gRPC)
+// upstreams.
+func http2Options() map[string]*anypb.Any {
+	opts, err := anypb.New(&upstreamhttpv3.HttpProtocolOptions{
+		UpstreamProtocolOptions: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_{
+			ExplicitHttpConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig{
+				ProtocolConfig: &upstreamhttpv3.HttpProtocolOptions_ExplicitHttpConfig_Http2ProtocolOptions{
+					Http2ProtocolOptions: &corev3.Http2ProtocolOptions{},
+				},
+			},
+		},
+	})
+	if err != nil {
+		panic(fmt.Sprintf("xds: HTTP/2 protocol options: %v", err)) // a static message always marshals
+	}
+	return map[string]*anypb.Any{
+		"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": opts,
+	}
 }
 
 // outlierDetection maps the breaker settings: ConsecutiveFailures →
@@ -263,38 +273,77 @@ func loadBalance(eps []registry.Endpoint) string {
 }
 
 func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) *endpointv3.ClusterLoadAssignment {
-	lbs := make([]*endpointv3.LbEndpoint, 0, len(eps))
-	// Endpoints of a service mostly carry the same labels: share one
-	// metadata message per distinct label set (read-only once built).
-	shared := map[string]*corev3.Metadata{}
-	for _, e := range eps {
+	lbs := make([]*endpointv3.LbEndpoint, len(eps))
+	// The messages of all endpoints in one allocation: they live and go
+	// together.
+	parts := make([]lbEndpointParts, len(eps))
+	// Endpoints mostly carry the same labels and weight: they share one
+	// metadata message per distinct label set (across services, see
+	// sharedMetadata) and one weight message per weight (read-only once
+	// built).
+	weights := map[uint32]*wrapperspb.UInt32Value{}
+	for i := range eps {
+		e := &eps[i]
 		weight, health := e.Weight, corev3.HealthStatus_HEALTHY
 		if weight == 0 {
 			weight, health = 1, corev3.HealthStatus_DRAINING
 		}
-		lbs = append(lbs, &endpointv3.LbEndpoint{
-			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-				Address: socketAddress(e.Host, e.Port),
-			}},
-			HealthStatus:        health,
-			LoadBalancingWeight: wrapperspb.UInt32(weight),
-			Metadata:            t.endpointMetadata(&e, shared),
-		})
+		p := &parts[i]
+		p.port.PortValue = e.Port
+		p.sock.Address, p.sock.PortSpecifier = e.Host, &p.port
+		p.sockAddr.SocketAddress = &p.sock
+		p.addr.Address = &p.sockAddr
+		p.ep.Address = &p.addr
+		p.host.Endpoint = &p.ep
+		p.lb.HostIdentifier = &p.host
+		p.lb.HealthStatus = health
+		p.lb.LoadBalancingWeight = sharedWeight(weights, weight)
+		p.lb.Metadata = t.endpointMetadata(e)
+		lbs[i] = &p.lb
 	}
 	return &endpointv3.ClusterLoadAssignment{
 		ClusterName: name,
 		Endpoints: []*endpointv3.LocalityLbEndpoints{{
-			Locality:    &corev3.Locality{},
+			Locality:    shared.locality,
 			LbEndpoints: lbs,
 			// grpc-go ignores localities without a weight.
-			LoadBalancingWeight: wrapperspb.UInt32(1),
+			LoadBalancingWeight: shared.weight1,
 		}},
 	}
 }
 
+// lbEndpointParts are the messages of one LbEndpoint (what socketAddress
+// builds, plus the endpoint).
+type lbEndpointParts struct {
+	lb       endpointv3.LbEndpoint
+	host     endpointv3.LbEndpoint_Endpoint
+	ep       endpointv3.Endpoint
+	addr     corev3.Address
+	sockAddr corev3.Address_SocketAddress
+	sock     corev3.SocketAddress
+	port     corev3.SocketAddress_PortValue
+}
+
+// sharedWeight returns the weight message for w: the process-wide one for
+// the Dubbo default, else the one in weights.
+func sharedWeight(weights map[uint32]*wrapperspb.UInt32Value, w uint32) *wrapperspb.UInt32Value {
+	switch w {
+	case registry.DefaultWeight:
+		return shared.weightDefault
+	case 1:
+		return shared.weight1
+	}
+	m, ok := weights[w]
+	if !ok {
+		m = wrapperspb.UInt32(w)
+		weights[w] = m
+	}
+	return m
+}
+
 // endpointMetadata puts the workload labels under "envoy.lb" (usable by
 // subset load balancing and route metadata matches).
-func (t *Translation) endpointMetadata(e *registry.Endpoint, shared map[string]*corev3.Metadata) *corev3.Metadata {
+func (t *Translation) endpointMetadata(e *registry.Endpoint) *corev3.Metadata {
 	labels := t.Labeler.Labels(naming.Workload{
 		Application: e.Application,
 		Version:     e.Version,
@@ -308,18 +357,55 @@ func (t *Translation) endpointMetadata(e *registry.Endpoint, shared map[string]*
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		key.WriteString(k + "=" + labels[k] + "\x00")
 	}
-	if md, ok := shared[key.String()]; ok {
+	return sharedMetadata.get(key.String(), func() *corev3.Metadata {
+		fields := make(map[string]*structpb.Value, len(labels))
+		for k, v := range labels {
+			fields[k] = structpb.NewStringValue(v)
+		}
+		return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
+			"envoy.lb": {Fields: fields},
+		}}
+	})
+}
+
+// sharedMetadata holds the endpoint metadata in use, one message per label
+// set: the endpoints of every service of an application version usually
+// carry the same labels. An entry goes when no resource points to its
+// message any more.
+var sharedMetadata = &metadataCache{m: map[string]weak.Pointer[corev3.Metadata]{}}
+
+type metadataCache struct {
+	mu sync.Mutex
+	m  map[string]weak.Pointer[corev3.Metadata]
+}
+
+// get returns the message of the label set key, built with build if no
+// resource uses one.
+func (c *metadataCache) get(key string, build func() *corev3.Metadata) *corev3.Metadata {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if md := c.m[key].Value(); md != nil {
 		return md
 	}
-	fields := make(map[string]*structpb.Value, len(labels))
-	for k, v := range labels {
-		fields[k] = structpb.NewStringValue(v)
-	}
-	md := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-		"envoy.lb": {Fields: fields},
-	}}
-	shared[key.String()] = md
+	md := build()
+	wp := weak.Make(md)
+	c.m[key] = wp
+	runtime.AddCleanup(md, c.forget, metadataEntry{key, wp})
 	return md
+}
+
+type metadataEntry struct {
+	key string
+	wp  weak.Pointer[corev3.Metadata]
+}
+
+// forget drops the entry of a collected message, unless it was replaced.
+func (c *metadataCache) forget(e metadataEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[e.key] == e.wp {
+		delete(c.m, e.key)
+	}
 }
 
 func socketAddress(host string, port uint32) *corev3.Address {
@@ -400,11 +486,78 @@ func (t *Translation) outboundListener() (*listenerv3.Listener, error) {
 }
 
 // outboundRoute gathers the virtual hosts of every service, sorted by name.
+// It points to them rather than copying them: published resources are
+// never modified.
 func outboundRoute(vhosts map[string]*routev3.VirtualHost) *routev3.RouteConfiguration {
 	names := slices.Sorted(maps.Keys(vhosts))
 	rc := &routev3.RouteConfiguration{Name: OutboundRouteName, VirtualHosts: make([]*routev3.VirtualHost, 0, len(names))}
 	for _, n := range names {
-		rc.VirtualHosts = append(rc.VirtualHosts, proto.CloneOf(vhosts[n]))
+		rc.VirtualHosts = append(rc.VirtualHosts, vhosts[n])
 	}
 	return rc
+}
+
+// shared holds messages that many resources point to. Resources are never
+// modified once built (the caches, the publisher's diff and the admin dump
+// only read them), so resources with identical parts share them: per
+// cluster, the outlier detection, load balancing policy, protocol options
+// and durations cost more memory than the endpoints of a small service.
+var shared = newSharedMessages()
+
+type sharedMessages struct {
+	adsSource     *corev3.ConfigSource
+	http2Options  map[string]*anypb.Any
+	locality      *corev3.Locality
+	weight1       *wrapperspb.UInt32Value
+	weightDefault *wrapperspb.UInt32Value
+
+	mu        sync.Mutex
+	durations map[time.Duration]*durationpb.Duration
+	outliers  map[router.Breaker]*clusterv3.OutlierDetection
+	policies  map[lbKind]*clusterv3.LoadBalancingPolicy
+}
+
+// maxShared bounds each memo: its keys come from configuration and a few
+// policy names, so it only overflows with odd inputs, and then starts over.
+const maxShared = 64
+
+func newSharedMessages() *sharedMessages {
+	return &sharedMessages{
+		adsSource:     adsSource(),
+		http2Options:  http2Options(),
+		locality:      &corev3.Locality{},
+		weight1:       wrapperspb.UInt32(1),
+		weightDefault: wrapperspb.UInt32(registry.DefaultWeight),
+		durations:     map[time.Duration]*durationpb.Duration{},
+		outliers:      map[router.Breaker]*clusterv3.OutlierDetection{},
+		policies:      map[lbKind]*clusterv3.LoadBalancingPolicy{},
+	}
+}
+
+// memo returns m[k], building and remembering it if absent.
+func memo[K comparable, V any](mu *sync.Mutex, m map[K]V, k K, build func() (V, error)) (V, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if v, ok := m[k]; ok {
+		return v, nil
+	}
+	v, err := build()
+	if err != nil {
+		return v, err
+	}
+	if len(m) >= maxShared {
+		clear(m)
+	}
+	m[k] = v
+	return v, nil
+}
+
+func (s *sharedMessages) duration(d time.Duration) *durationpb.Duration {
+	v, _ := memo(&s.mu, s.durations, d, func() (*durationpb.Duration, error) { return durationpb.New(d), nil })
+	return v
+}
+
+func (s *sharedMessages) outlierDetection(b router.Breaker) *clusterv3.OutlierDetection {
+	v, _ := memo(&s.mu, s.outliers, b, func() (*clusterv3.OutlierDetection, error) { return outlierDetection(b), nil })
+	return v
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 	"github.com/dubbomesh/dubbomesh/registry/internal/metacache"
 	"github.com/dubbomesh/dubbomesh/registry/internal/servicestate"
 )
@@ -21,10 +22,16 @@ import (
 var pseudoInterfaces = map[string]bool{"mapping": true, "metadata": true, "config": true}
 
 // providerNode is one child of /{root}/{iface}/providers, parsed once.
+// The nodes of an interface are kept in a slice sorted by name (a map
+// costs more than the endpoints of a small service); those with equal
+// parameters share one parameter map.
 type providerNode struct {
-	ep registry.Endpoint
-	ok bool // false: skipped (malformed, consumer, disabled)
+	name string
+	ep   registry.Endpoint
+	ok   bool // false: skipped (malformed, consumer, disabled)
 }
+
+func compareNodeName(n providerNode, name string) int { return strings.Compare(n.name, name) }
 
 // instEntry is one child of /services/{app}.
 type instEntry struct {
@@ -55,8 +62,8 @@ type run struct {
 	// prefetchChildren, consumed by children.
 	prefetched map[string]childrenResult
 
-	ifaces map[string]map[string]providerNode // iface → node name → node
-	apps   map[string]map[string]*instEntry   // app → instance id → entry
+	ifaces map[string][]providerNode        // iface → nodes, sorted by name
+	apps   map[string]map[string]*instEntry // app → instance id → entry
 	meta   map[metaKey]*metacache.Entry
 
 	// contrib is what each application contributes to each service.
@@ -85,7 +92,7 @@ func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run
 		metaTimer:      stopped(),
 		armed:          map[watchKey]bool{},
 		prefetched:     map[string]childrenResult{},
-		ifaces:         map[string]map[string]providerNode{},
+		ifaces:         map[string][]providerNode{},
 		apps:           map[string]map[string]*instEntry{},
 		meta:           map[metaKey]*metacache.Entry{},
 		contrib:        servicestate.NewContributions[string](),
@@ -124,7 +131,7 @@ func (r *run) readRoot(ctx context.Context, full bool) error {
 	defer clear(r.prefetched)
 	for _, iface := range toRead {
 		if _, known := r.ifaces[iface]; !known {
-			r.ifaces[iface] = map[string]providerNode{}
+			r.ifaces[iface] = nil
 		}
 		if err := r.readProviders(ctx, iface); err != nil {
 			return err
@@ -149,21 +156,34 @@ func (r *run) readProviders(ctx context.Context, iface string) error {
 		return err
 	}
 	old := r.ifaces[iface]
-	nodes := make(map[string]providerNode, len(kids))
+	kids = slices.Compact(slices.Sorted(slices.Values(kids)))
+	nodes := make([]providerNode, 0, len(kids))
+	changed := len(kids) != len(old)
+	var params *endpoint.ParamsSet // of the interface's endpoints, made on the first new node
 	for _, name := range kids {
-		if n, ok := old[name]; ok {
-			nodes[name] = n
+		if i, ok := slices.BinarySearchFunc(old, name, compareNodeName); ok {
+			nodes = append(nodes, old[i])
 			continue
 		}
+		changed = true
 		ep, err := parseProviderNode(iface, name)
 		if err != nil {
 			r.skipped(err, "interface", iface, "node", name)
-			nodes[name] = providerNode{}
+			nodes = append(nodes, providerNode{name: name})
 			continue
 		}
-		nodes[name] = providerNode{ep: ep, ok: true}
+		if params == nil {
+			params = &endpoint.ParamsSet{}
+			for i := range old {
+				if old[i].ok {
+					params.Share(old[i].ep.Params)
+				}
+			}
+		}
+		ep.Params = params.Share(ep.Params)
+		nodes = append(nodes, providerNode{name: name, ep: ep, ok: true})
 	}
-	if !maps.EqualFunc(old, nodes, func(a, b providerNode) bool { return a.ok == b.ok }) {
+	if changed {
 		r.dirty[ifaceKey(iface)] = struct{}{}
 	}
 	r.ifaces[iface] = nodes
@@ -403,15 +423,22 @@ func (r *run) recomputeApp(app string) {
 // first one wins, so interface-level parameters are preferred).
 func (r *run) build(k registry.ServiceKey) registry.Service {
 	a := servicestate.Assemble(k)
+	apps := slices.Sorted(r.contrib.Apps(k))
+	var nodes []providerNode
 	if k.Kind == registry.KindInterface {
-		nodes := r.ifaces[k.Name]
-		for _, name := range slices.Sorted(maps.Keys(nodes)) {
-			if n := nodes[name]; n.ok {
-				a.Add(n.ep)
-			}
+		nodes = r.ifaces[k.Name]
+	}
+	n := len(nodes)
+	for _, app := range apps {
+		n += len(r.contrib.Of(app, k))
+	}
+	a.Grow(n)
+	for i := range nodes {
+		if nodes[i].ok {
+			a.Add(nodes[i].ep)
 		}
 	}
-	for _, app := range slices.Sorted(r.contrib.Apps(k)) {
+	for _, app := range apps {
 		a.Add(r.contrib.Of(app, k)...)
 	}
 	return a.Service()

@@ -50,8 +50,11 @@ func parseProviderNode(iface, node string) (ep registry.Endpoint, err error) {
 	if err != nil {
 		return registry.Endpoint{}, skip(reasonMalformedURL, "%w", err)
 	}
+	// Interned: the strings of one node would otherwise keep the whole
+	// unescaped URL alive, and most of them repeat across providers.
 	params := make(map[string]string)
 	u.RangeParams(func(k, v string) bool {
+		k, v = endpoint.Param(k, v)
 		params[k] = v
 		return true
 	})
@@ -65,9 +68,9 @@ func parseProviderNode(iface, node string) (ep registry.Endpoint, err error) {
 		return registry.Endpoint{}, skip(reasonInterfaceMismatch, "URL of interface %q under %q", s, iface)
 	}
 	ep = registry.Endpoint{
-		Host:     u.Ip,
+		Host:     endpoint.Intern(u.Ip),
 		Port:     port,
-		Protocol: u.Protocol,
+		Protocol: endpoint.Intern(u.Protocol),
 		Params:   params,
 	}
 	if err := applyParams(&ep, params); err != nil {

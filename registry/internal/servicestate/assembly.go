@@ -1,7 +1,7 @@
 package servicestate
 
 import (
-	"maps"
+	"slices"
 
 	"github.com/dubbomesh/dubbomesh/registry"
 )
@@ -19,15 +19,21 @@ func Assemble(k registry.ServiceKey) *Assembly {
 }
 
 // Add adds copies of eps whose Endpoint.ID is not in the service yet: the
-// first endpoint added for an ID wins.
+// first endpoint added for an ID wins. The copies share their Params (and
+// Registries) with eps: sources never modify them once parsed.
 func (a *Assembly) Add(eps ...registry.Endpoint) {
 	for _, ep := range eps {
 		if id := ep.ID(); !a.seen[id] {
 			a.seen[id] = true
-			ep.Params = maps.Clone(ep.Params)
 			a.svc.Endpoints = append(a.svc.Endpoints, ep)
 		}
 	}
+}
+
+// Grow makes room for n more endpoints: the assembled service is kept by
+// the source and its sink, so its slice should not be larger than needed.
+func (a *Assembly) Grow(n int) {
+	a.svc.Endpoints = slices.Grow(a.svc.Endpoints, n)
 }
 
 // Service returns the assembled service, sorted.
