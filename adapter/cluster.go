@@ -51,8 +51,9 @@ func (*meshCluster) Join(dir directory.Directory) base.Invoker {
 		group:   u.GetParam(constant.GroupKey, ""),
 		version: u.GetParam(constant.VersionKey, ""),
 		timeout: parseTimeout(u.GetParam(constant.TimeoutKey, "")),
+		serial:  serialization(u),
 	}
-	p.log.Info("reference joined the mesh router", "interface", iface, "meshHost", inv.host, "directCluster", origName)
+	p.log.Info("reference joined the mesh router", "interface", iface, "meshHost", inv.host, "directCluster", origName, "serialization", inv.serial)
 	return inv
 }
 
@@ -64,6 +65,21 @@ func consumerURL(dir directory.Directory) *common.URL {
 		return u.SubURL
 	}
 	return u
+}
+
+// serialization is how the reference's calls travel on the mesh path, from
+// its serialization parameter as dubbo-go's Triple client reads it:
+// protobuf and json references are IDL calls (protobuf messages; the mesh
+// path sends them as binary protobuf, which the provider accepts), hessian2
+// references are non-IDL calls. Any other (msgpack) is passed on, and the
+// mesh path refuses it: those calls go direct.
+func serialization(u *common.URL) string {
+	switch s := u.GetParam(constant.SerializationKey, ""); s {
+	case "", constant.ProtobufSerialization, constant.JSONSerialization:
+		return triple.SerializationProtobuf
+	default:
+		return s
+	}
 }
 
 const defaultTimeout = 3 * time.Second
@@ -87,6 +103,7 @@ type invoker struct {
 	group   string
 	version string
 	timeout time.Duration
+	serial  string // triple.SerializationProtobuf, triple.SerializationHessian2, ...
 }
 
 var _ base.Invoker = (*invoker)(nil)
@@ -122,26 +139,34 @@ func (i *invoker) Invoke(ctx context.Context, inv base.Invocation) result.Result
 	return res
 }
 
+// invokeMesh sends inv on the mesh path. An IDL call carries its one
+// argument as the protobuf request; a non-IDL (hessian2) call carries all
+// its arguments (dubbo-go's invocation holds them in Arguments and the
+// result pointer in Reply).
 func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation) error {
-	var req any
-	if args := inv.Arguments(); len(args) == 1 {
-		req = args[0]
+	call := &triple.Call{
+		Host:          i.host,
+		Interface:     i.iface,
+		Method:        inv.MethodName(),
+		Group:         i.group,
+		Version:       i.version,
+		Headers:       headers(inv),
+		Serialization: i.serial,
+		Reply:         inv.Reply(),
+	}
+	if i.serial == triple.SerializationProtobuf {
+		if args := inv.Arguments(); len(args) == 1 {
+			call.Request = args[0]
+		}
+	} else {
+		call.Args = inv.Arguments()
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, i.timeout)
 		defer cancel()
 	}
-	return i.proc.pool.Invoke(ctx, &triple.Call{
-		Host:      i.host,
-		Interface: i.iface,
-		Method:    inv.MethodName(),
-		Group:     i.group,
-		Version:   i.version,
-		Headers:   headers(inv),
-		Request:   req,
-		Reply:     inv.Reply(),
-	})
+	return i.proc.pool.Invoke(ctx, call)
 }
 
 // Attachments dubbo-go uses internally; everything else a caller attached

@@ -36,9 +36,17 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, testenv.ProviderConfig{Version: "1.0.0", TraceCalls: true})
+}
+
+// newWorldWith is newWorld with the provider configured by pc (its
+// Registry is filled in).
+func newWorldWith(t *testing.T, pc testenv.ProviderConfig) *world {
+	t.Helper()
 	zk := testenv.StartZooKeeper(t)
 	w := &world{registry: "zookeeper://" + zk.Addr()}
-	w.provider = testenv.StartProvider(t, testenv.ProviderConfig{Registry: w.registry, Version: "1.0.0", TraceCalls: true})
+	pc.Registry = w.registry
+	w.provider = testenv.StartProvider(t, pc)
 	w.mesh = xdstest.StartMesh(t, zk.Addr())
 	w.boot = w.mesh.EnvoyBootstrap(t, "sidecar-"+t.Name())
 	w.startEnvoy(t)
@@ -62,7 +70,13 @@ func (w *world) startEnvoy(t *testing.T) {
 // cluster: independent evidence of how many calls took the mesh path.
 func (w *world) meshRequests(t *testing.T) int {
 	t.Helper()
-	resp, err := http.Get("http://" + w.envoy.AdminAddr() + "/stats?filter=^cluster\\." + strings.ReplaceAll(greeterCluster, ".", "\\.") + "\\.upstream_rq_total$")
+	return w.clusterRequests(t, greeterCluster)
+}
+
+// clusterRequests is how many requests Envoy has sent to cluster.
+func (w *world) clusterRequests(t *testing.T, cluster string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + w.envoy.AdminAddr() + "/stats?filter=^cluster\\." + strings.ReplaceAll(cluster, ".", "\\.") + "\\.upstream_rq_total$")
 	if err != nil {
 		t.Fatalf("envoy stats: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -25,9 +26,11 @@ const (
 	HeaderVersion = "tri-service-version"
 )
 
-// ErrUnsupportedPayload is returned for calls whose arguments are not one
-// protobuf request and one protobuf reply (non-IDL calls go direct).
-var ErrUnsupportedPayload = errors.New("triple: mesh path needs one protobuf request and a protobuf reply")
+// ErrUnsupportedPayload is returned for calls the mesh path cannot carry:
+// a protobuf call whose request or reply is not a protobuf message, a
+// hessian2 call with an argument hessian2 cannot encode or a reply that is
+// not a pointer, or another serialization. They go direct.
+var ErrUnsupportedPayload = errors.New("triple: payload not supported on the mesh path")
 
 // Target says how mesh calls leave the process.
 type Target struct {
@@ -99,18 +102,30 @@ type Call struct {
 	Version   string
 	// Headers are extra request headers (Dubbo attachments, trace context).
 	Headers map[string]string
-	Request any // must be a proto.Message
-	Reply   any // must be a proto.Message
+	// Serialization is SerializationProtobuf (the default when empty) for
+	// an IDL call, or SerializationHessian2 for a non-IDL call (see
+	// hessian.go for its wire format).
+	Serialization string
+	// Request is the one argument of a protobuf call (a proto.Message).
+	Request any
+	// Args are all the arguments of a hessian2 call, in order.
+	Args []any
+	// ArgTypes optionally names the Java type of each of Args; when empty
+	// it is derived from the values (JavaType).
+	ArgTypes []string
+	// Reply receives the result: a proto.Message for a protobuf call; for
+	// a hessian2 call a non-nil pointer (to a registered POJO's struct, a
+	// scalar, a slice, a map, any), or nil to drop the result.
+	Reply any
 }
 
 // Invoke runs c through the pool's connection for c.Host. Its error is
 // classified for the router (router.NotSent, router.MeshFailed or
 // router.Application) and wraps the gRPC status error.
 func (p *Pool) Invoke(ctx context.Context, c *Call) error {
-	req, ok1 := c.Request.(proto.Message)
-	reply, ok2 := c.Reply.(proto.Message)
-	if !ok1 || !ok2 {
-		return router.NotSent("unsupported_payload", ErrUnsupportedPayload)
+	req, reply, opts, err := payload(c)
+	if err != nil {
+		return router.NotSent("unsupported_payload", err)
 	}
 	cc, err := p.Conn(c.Host)
 	if err != nil {
@@ -130,8 +145,35 @@ func (p *Pool) Invoke(ctx context.Context, c *Call) error {
 		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(md, outgoing(ctx)))
 	}
 	var header metadata.MD
-	err = cc.Invoke(ctx, "/"+c.Interface+"/"+c.Method, req, reply, grpc.Header(&header))
+	err = cc.Invoke(ctx, "/"+c.Interface+"/"+c.Method, req, reply, append(opts, grpc.Header(&header))...)
 	return Classify(err, header)
+}
+
+// payload returns the request and reply messages of c and the call options
+// its serialization needs. Its errors wrap ErrUnsupportedPayload.
+func payload(c *Call) (req, reply any, opts []grpc.CallOption, err error) {
+	switch c.Serialization {
+	case "", SerializationProtobuf:
+		req, ok1 := c.Request.(proto.Message)
+		reply, ok2 := c.Reply.(proto.Message)
+		if !ok1 || !ok2 {
+			return nil, nil, nil, fmt.Errorf("%w: protobuf call with %T and %T", ErrUnsupportedPayload, c.Request, c.Reply)
+		}
+		return req, reply, nil, nil
+	case SerializationHessian2:
+		if c.Reply != nil {
+			if rv := reflect.ValueOf(c.Reply); rv.Kind() != reflect.Pointer || rv.IsNil() {
+				return nil, nil, nil, fmt.Errorf("%w: hessian2 reply %T is not a non-nil pointer", ErrUnsupportedPayload, c.Reply)
+			}
+		}
+		f, err := encodeRequest(c.Args, c.ArgTypes)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return frame(f), &hessianReply{target: c.Reply}, []grpc.CallOption{grpc.ForceCodecV2(wrapperCodec{})}, nil
+	default:
+		return nil, nil, nil, fmt.Errorf("%w: serialization %q", ErrUnsupportedPayload, c.Serialization)
+	}
 }
 
 func outgoing(ctx context.Context) metadata.MD {

@@ -5,6 +5,10 @@
 // never reached a provider (safe to retry on the direct path), may have
 // reached one, or is the provider's own answer.
 //
+// A call is either an IDL call (one protobuf request, one protobuf reply)
+// or a non-IDL call (hessian2 arguments and result in Triple's wrapper
+// messages, see hessian.go), as dubbo-go v3.3's Triple client sends them.
+//
 // The package knows gRPC, not dubbo-go: the adapter turns a dubbo-go
 // invocation into a Call.
 package triple

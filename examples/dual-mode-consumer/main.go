@@ -7,6 +7,9 @@
 //
 //	DUBBOMESH_MODE=dual DUBBOMESH_MESH_WEIGHT=70 \
 //	  go run ./examples/dual-mode-consumer -registry zookeeper://127.0.0.1:2181 -duration 10s
+//
+// With -service user it
+// calls the non-IDL (hessian2) UserService.GetUser instead, see user.go.
 package main
 
 import (
@@ -43,6 +46,7 @@ type config struct {
 	workers  int
 	arg      string
 	quiet    bool
+	service  string // "greeter" or "user"
 }
 
 func main() {
@@ -55,6 +59,7 @@ func main() {
 	flag.IntVar(&c.workers, "workers", 4, "concurrent callers")
 	flag.StringVar(&c.arg, "arg", "dubbomesh", "argument of each Greet call")
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the final summary")
+	flag.StringVar(&c.service, "service", "greeter", "service to call: greeter (IDL, protobuf) or user (non-IDL, hessian2)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "dual-mode-consumer:", err)
@@ -87,12 +92,31 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	conn, err := cli.DialWithInfo(greeter, &client.ClientInfo{
-		InterfaceName: greeter,
-		MethodNames:   []string{"Greet"},
-	}, client.WithVersion(c.version), client.WithRequestTimeout(3*time.Second))
-	if err != nil {
-		return err
+	var call func(ctx context.Context) (from string, err error)
+	switch c.service {
+	case "greeter":
+		conn, err := cli.DialWithInfo(greeter, &client.ClientInfo{
+			InterfaceName: greeter,
+			MethodNames:   []string{"Greet"},
+		}, client.WithVersion(c.version), client.WithRequestTimeout(3*time.Second))
+		if err != nil {
+			return err
+		}
+		call = func(ctx context.Context) (string, error) {
+			resp := new(wrapperspb.StringValue)
+			if err := conn.CallUnary(ctx, []any{wrapperspb.String(c.arg)}, resp, "Greet"); err != nil {
+				return "", err
+			}
+			_, from, _ := strings.Cut(resp.GetValue(), " from ")
+			from, _, _ = strings.Cut(from, " ")
+			return from, nil
+		}
+	case "user":
+		if call, err = dialUser(cli, c); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("-service %q: want greeter or user", c.service)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -106,10 +130,9 @@ func run(c config) error {
 		mu  sync.Mutex
 		sum = Summary{Providers: map[string]int64{}}
 	)
-	call := func() {
-		resp := new(wrapperspb.StringValue)
+	callOnce := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := conn.CallUnary(cctx, []any{wrapperspb.String(c.arg)}, resp, "Greet")
+		from, err := call(cctx)
 		cancel()
 		mu.Lock()
 		defer mu.Unlock()
@@ -121,8 +144,6 @@ func run(c config) error {
 			}
 			return
 		}
-		_, from, _ := strings.Cut(resp.GetValue(), " from ")
-		from, _, _ = strings.Cut(from, " ")
 		sum.Providers[from]++
 	}
 
@@ -131,7 +152,7 @@ func run(c config) error {
 	for range max(c.workers, 1) {
 		wg.Go(func() {
 			for range jobs {
-				call()
+				callOnce()
 			}
 		})
 	}

@@ -1,9 +1,11 @@
 // Command provider is a real Dubbo-Go v3.3 Triple provider used by the
 // dubbomesh tests and demos. It serves the Greeter and Echo services of
-// greeter.proto on one Triple port, registers them in ZooKeeper or Nacos the
-// way a default dubbo-go application does, prints exactly one line
-// "provider ready port=N app=A register=R" once it is registered and serving,
-// and on SIGTERM or SIGINT shuts down gracefully (deregistering) and exits 0.
+// greeter.proto (and with -user-service the non-IDL, hessian2
+// dubbomesh.examples.UserService of user.go) on one Triple port, registers
+// them in ZooKeeper or Nacos the way a default dubbo-go application does,
+// prints exactly one line "provider ready port=N app=A register=R" once it
+// is registered and serving, and on SIGTERM or SIGINT shuts down gracefully
+// (deregistering) and exits 0.
 //
 //	go run ./examples/provider -registry zookeeper://127.0.0.1:2181 -register all
 //	go run ./examples/provider -registry nacos://127.0.0.1:8848
@@ -28,6 +30,7 @@ import (
 	"time"
 
 	"dubbo.apache.org/dubbo-go/v3"
+	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	"dubbo.apache.org/dubbo-go/v3/graceful_shutdown"
 	dubbologger "dubbo.apache.org/dubbo-go/v3/logger"
 	"dubbo.apache.org/dubbo-go/v3/protocol"
@@ -57,6 +60,7 @@ type Config struct {
 	ReadyTimeout time.Duration // how long registration may take
 	LogLevel     string        // dubbo-go's own log level
 	TraceCalls   bool          // print "served Greet <arg>" for every Greet call
+	UserService  bool          // also serve the non-IDL UserService (user.go)
 }
 
 // Validate reports the first problem in c in words a user can act on.
@@ -121,6 +125,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", 500*time.Millisecond, "keep serving this long after deregistering on shutdown")
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", 60*time.Second, "give up if not registered within this time")
 	fs.BoolVar(&c.TraceCalls, "trace-calls", false, "print one line per Greet call served")
+	fs.BoolVar(&c.UserService, "user-service", false, "also serve the non-IDL (hessian2) "+UserInterface)
 	fs.StringVar(&c.LogLevel, "log-level", "warn", "dubbo-go log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -222,6 +227,13 @@ func run(cfg Config, out io.Writer, log *slog.Logger) error {
 	}
 	if err := srv.Register(EchoService{}, &echoServiceInfo, svcOpts...); err != nil {
 		return fmt.Errorf("register Echo: %w", err)
+	}
+	if cfg.UserService {
+		registerUserPOJO()
+		userOpts := append([]server.ServiceOption{server.WithSerialization(constant.Hessian2Serialization)}, svcOpts...)
+		if err := srv.RegisterService(&UserService{app: cfg.App, port: cfg.Port, version: cfg.Version}, userOpts...); err != nil {
+			return fmt.Errorf("register UserService: %w", err)
+		}
 	}
 
 	sigs := make(chan os.Signal, 1)

@@ -21,6 +21,7 @@ var consumerBinary once[string]
 // dubbo-go consumer with dubbomesh's adapter imported.
 type ConsumerConfig struct {
 	Registry string            // registry URL (required)
+	Service  string            // "greeter" (default, IDL) or "user" (non-IDL, hessian2)
 	Version  string            // Greeter version; default 1.0.0
 	Duration time.Duration     // run this long; 0 = Calls calls
 	Calls    int               // number of calls when Duration is 0
@@ -58,6 +59,9 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 	if cfg.Version == "" {
 		cfg.Version = "1.0.0"
 	}
+	if cfg.Service == "" {
+		cfg.Service = "greeter"
+	}
 	if cfg.Arg == "" {
 		cfg.Arg = "dubbomesh"
 	}
@@ -76,7 +80,7 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 		}
 	})
 	proc, err := startProcess("consumer", filepath.Join(t.TempDir(), "consumer.log"), env,
-		bin, "-registry", cfg.Registry, "-version", cfg.Version,
+		bin, "-registry", cfg.Registry, "-service", cfg.Service, "-version", cfg.Version,
 		"-duration", cfg.Duration.String(), "-calls", strconv.Itoa(cfg.Calls),
 		"-qps", strconv.Itoa(cfg.QPS), "-workers", strconv.Itoa(cfg.Workers), "-arg", cfg.Arg)
 	if err != nil {

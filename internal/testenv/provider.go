@@ -38,11 +38,15 @@ type ProviderConfig struct {
 	Metadata string // "local" (default, MetadataService) or "remote" (metadata report)
 	// TraceCalls makes the provider log every Greet it serves (see Served).
 	TraceCalls bool
+	// UserService makes the provider also serve the non-IDL (hessian2)
+	// dubbomesh.examples.UserService (examples/provider/user.go).
+	UserService bool
 }
 
 // Provider is a running examples/provider: a real Dubbo-Go Triple provider
 // serving dubbomesh.examples.greeter.Greeter and .Echo. Its methods must be
-// called from the test goroutine.
+// called from the test goroutine. With ProviderConfig.UserService it also
+// serves the non-IDL (hessian2) dubbomesh.examples.UserService.
 type Provider struct {
 	cfg  ProviderConfig
 	proc *process
@@ -156,6 +160,9 @@ func (p *Provider) start(bin, logPath string) error {
 	}
 	if c.TraceCalls {
 		args = append(args, "-trace-calls")
+	}
+	if c.UserService {
+		args = append(args, "-user-service")
 	}
 	proc, err := startProcess("provider "+c.Application, logPath,
 		[]string{"DUBBO_IP_TO_REGISTRY=127.0.0.1"}, args...)
