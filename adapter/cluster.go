@@ -10,6 +10,7 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/common"
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	"dubbo.apache.org/dubbo-go/v3/common/extension"
+	"dubbo.apache.org/dubbo-go/v3/filter"
 	"dubbo.apache.org/dubbo-go/v3/protocol/base"
 	"dubbo.apache.org/dubbo-go/v3/protocol/result"
 
@@ -46,6 +47,8 @@ func (*meshCluster) Join(dir directory.Directory) base.Invoker {
 	inv := &invoker{
 		direct:  direct,
 		proc:    p,
+		url:     u,
+		trace:   traceFilter(u),
 		iface:   iface,
 		host:    p.cfg.Hosts.Interface(iface),
 		group:   u.GetParam(constant.GroupKey, ""),
@@ -53,7 +56,7 @@ func (*meshCluster) Join(dir directory.Directory) base.Invoker {
 		timeout: parseTimeout(u.GetParam(constant.TimeoutKey, "")),
 		serial:  serialization(u),
 	}
-	p.log.Info("reference joined the mesh router", "interface", iface, "meshHost", inv.host, "directCluster", origName, "serialization", inv.serial)
+	p.log.Info("reference joined the mesh router", "interface", iface, "meshHost", inv.host, "directCluster", origName, "serialization", inv.serial, "tracing", inv.trace != nil)
 	return inv
 }
 
@@ -65,6 +68,34 @@ func consumerURL(dir directory.Directory) *common.URL {
 		return u.SubURL
 	}
 	return u
+}
+
+// traceFilter returns dubbo-go's OpenTelemetry consumer filter
+// (otelClientTrace) when the reference's consumer filters include it, that
+// is when the application turned dubbo-go's tracing on; nil otherwise.
+//
+// With a registry, dubbo-go v3.3 builds the reference's consumer filter
+// chain around each provider's invoker inside the registry directory, below
+// the cluster: the direct path runs it, the mesh path would not. So the mesh
+// path runs this one filter itself, and the call gets the same client span
+// and the same injected trace context (traceparent, or b3 and x-b3-*, as
+// attachments that become request headers) as on the direct path. The
+// other consumer filters stay on the direct path only: they are written
+// for one provider (the graceful-shutdown filter, for one, takes a
+// provider's closing flag as the whole invoker closing).
+func traceFilter(u *common.URL) filter.Filter {
+	for name := range strings.SplitSeq(u.GetParam(constant.ReferenceFilterKey, ""), ",") {
+		if strings.TrimSpace(name) != constant.OTELClientTraceKey {
+			continue
+		}
+		if f, ok := extension.GetFilter(constant.OTELClientTraceKey); ok {
+			return f
+		}
+		// As on the direct path, the filter must be imported
+		// (dubbo-go's filter/otel/trace) for tracing to happen.
+		slog.Default().Warn("dubbomesh: reference traces with otelClientTrace, but no such filter is registered; import dubbo-go's filter/otel/trace")
+	}
+	return nil
 }
 
 // serialization is how the reference's calls travel on the mesh path, from
@@ -98,6 +129,8 @@ func parseTimeout(s string) time.Duration {
 type invoker struct {
 	direct  base.Invoker
 	proc    *process
+	url     *common.URL   // the reference's URL
+	trace   filter.Filter // dubbo-go's otelClientTrace filter, or nil
 	iface   string
 	host    string
 	group   string
@@ -122,21 +155,41 @@ func (i *invoker) Invoke(ctx context.Context, inv base.Invocation) result.Result
 	var res result.Result
 	_ = i.proc.router.Call(ctx, i.iface, inv.MethodName(),
 		func(ctx context.Context) error {
-			err := i.invokeMesh(ctx, inv)
-			r := &result.RPCResult{}
-			if err != nil {
-				r.SetError(err)
+			mesh := meshPath{i}
+			if i.trace == nil {
+				res = mesh.Invoke(ctx, inv)
 			} else {
-				r.SetResult(inv.Reply())
+				res = i.trace.OnResponse(ctx, i.trace.Invoke(ctx, mesh, inv), mesh, inv)
 			}
-			res = r
-			return err
+			return res.Error()
 		},
 		func(ctx context.Context) error {
 			res = i.direct.Invoke(ctx, inv)
 			return res.Error()
 		})
 	return res
+}
+
+// meshPath is the mesh path as a dubbo-go invoker, for the trace filter.
+type meshPath struct{ i *invoker }
+
+var _ base.Invoker = meshPath{}
+
+// GetURL is the reference's URL: the trace filter names the span's
+// rpc.service after its service key, as the provider's URL on the direct
+// path.
+func (m meshPath) GetURL() *common.URL { return m.i.url }
+func (meshPath) IsAvailable() bool     { return true }
+func (meshPath) Destroy()              {}
+
+func (m meshPath) Invoke(ctx context.Context, inv base.Invocation) result.Result {
+	r := &result.RPCResult{}
+	if err := m.i.invokeMesh(ctx, inv); err != nil {
+		r.SetError(err)
+	} else {
+		r.SetResult(inv.Reply())
+	}
+	return r
 }
 
 // invokeMesh sends inv on the mesh path. An IDL call carries its one
@@ -171,24 +224,36 @@ func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation) error {
 
 // Attachments dubbo-go uses internally; everything else a caller attached
 // (including trace context such as traceparent, b3 or sw8) travels as a
-// request header on the mesh path, as Triple does on the direct path.
+// request header on the mesh path, as Triple does on the direct path:
+// string values as one header value, []string values (the form dubbo-go's
+// otel filter injects) as one value each.
 var internalAttachments = map[string]bool{
 	constant.TimeoutKey: true, constant.RetriesKey: true, constant.InterfaceKey: true,
 	constant.PathKey: true, constant.VersionKey: true, constant.GroupKey: true,
 	constant.AsyncKey: true, "dubbo": true, "tri-service-group": true, "tri-service-version": true,
 }
 
-func headers(inv base.Invocation) map[string]string {
-	var out map[string]string
+func headers(inv base.Invocation) map[string][]string {
+	var out map[string][]string
 	for k, v := range inv.Attachments() {
-		s, ok := v.(string)
-		if !ok || internalAttachments[k] || k == "" || strings.HasPrefix(k, ":") {
+		if internalAttachments[k] || k == "" || strings.HasPrefix(k, ":") {
+			continue
+		}
+		var vals []string
+		switch v := v.(type) {
+		case string:
+			vals = []string{v}
+		case []string:
+			vals = v
+		}
+		if len(vals) == 0 {
 			continue
 		}
 		if out == nil {
-			out = map[string]string{}
+			out = map[string][]string{}
 		}
-		out[strings.ToLower(k)] = s
+		k = strings.ToLower(k)
+		out[k] = append(out[k], vals...)
 	}
 	return out
 }

@@ -100,8 +100,9 @@ type Call struct {
 	Method    string
 	Group     string
 	Version   string
-	// Headers are extra request headers (Dubbo attachments, trace context).
-	Headers map[string]string
+	// Headers are extra request headers (Dubbo attachments, trace context),
+	// each with its values in order.
+	Headers map[string][]string
 	// Serialization is SerializationProtobuf (the default when empty) for
 	// an IDL call, or SerializationHessian2 for a non-IDL call (see
 	// hessian.go for its wire format).
@@ -133,7 +134,7 @@ func (p *Pool) Invoke(ctx context.Context, c *Call) error {
 	}
 	md := metadata.MD{}
 	for k, v := range c.Headers {
-		md.Set(k, v)
+		md.Append(k, v...)
 	}
 	if c.Group != "" {
 		md.Set(HeaderGroup, c.Group)

@@ -10,6 +10,8 @@
 //
 // With -service user it
 // calls the non-IDL (hessian2) UserService.GetUser instead, see user.go.
+// With -tracing w3c or b3 it turns on dubbo-go's OpenTelemetry tracing and
+// lists each call's trace in the summary, see tracing.go.
 package main
 
 import (
@@ -30,6 +32,7 @@ import (
 	dubbologger "dubbo.apache.org/dubbo-go/v3/logger"
 	"dubbo.apache.org/dubbo-go/v3/registry"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	_ "github.com/dubbomesh/dubbomesh/adapter" // the one import: dual-mode routing
@@ -47,6 +50,7 @@ type config struct {
 	arg      string
 	quiet    bool
 	service  string // "greeter" or "user"
+	tracing  string // "", "w3c" or "b3"
 }
 
 func main() {
@@ -60,6 +64,7 @@ func main() {
 	flag.StringVar(&c.arg, "arg", "dubbomesh", "argument of each Greet call")
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the final summary")
 	flag.StringVar(&c.service, "service", "greeter", "service to call: greeter (IDL, protobuf) or user (non-IDL, hessian2)")
+	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c or b3 (empty: off)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "dual-mode-consumer:", err)
@@ -77,14 +82,24 @@ type Summary struct {
 	Providers  map[string]int64 `json:"providers"` // answers by provider
 	FirstError string           `json:"firstError,omitempty"`
 	At         int64            `json:"at"` // unix milliseconds of the report
+	// Traces lists the successful calls' traces (summary only, -tracing).
+	Traces []Trace `json:"traces,omitempty"`
 }
 
 func run(c config) error {
-	ins, err := dubbo.NewInstance(
+	insOpts := []dubbo.InstanceOption{
 		dubbo.WithName("greeter-consumer"),
 		dubbo.WithLogger(dubbologger.WithZap(), dubbologger.WithLevel("warn")),
 		dubbo.WithRegistry(registry.WithAddress(c.registry)),
-	)
+	}
+	traceOpt, tr, err := tracingOption(c.tracing)
+	if err != nil {
+		return err
+	}
+	if traceOpt != nil {
+		insOpts = append(insOpts, traceOpt)
+	}
+	ins, err := dubbo.NewInstance(insOpts...)
 	if err != nil {
 		return err
 	}
@@ -127,12 +142,20 @@ func run(c config) error {
 	}
 
 	var (
-		mu  sync.Mutex
-		sum = Summary{Providers: map[string]int64{}}
+		mu     sync.Mutex
+		sum    = Summary{Providers: map[string]int64{}}
+		traces []Trace
 	)
 	callOnce := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var root trace.Span
+		if tr != nil {
+			cctx, root = tr.start(cctx)
+		}
 		from, err := call(cctx)
+		if root != nil {
+			root.End()
+		}
 		cancel()
 		mu.Lock()
 		defer mu.Unlock()
@@ -145,6 +168,10 @@ func run(c config) error {
 			return
 		}
 		sum.Providers[from]++
+		if root != nil {
+			sc := root.SpanContext()
+			traces = append(traces, Trace{TraceID: sc.TraceID().String(), RootID: sc.SpanID().String()})
+		}
 	}
 
 	jobs := make(chan struct{})
@@ -192,6 +219,14 @@ feed:
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
+	if tr != nil {
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sum.Traces, err = tr.traces(fctx, traces)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	fmt.Printf("summary %s\n", snapshot(&sum))
 	if sum.Calls == 0 {
 		return errors.New("no call was made")

@@ -60,6 +60,7 @@ type Config struct {
 	ReadyTimeout time.Duration // how long registration may take
 	LogLevel     string        // dubbo-go's own log level
 	TraceCalls   bool          // print "served Greet <arg>" for every Greet call
+	LogHeaders   bool          // print "headers Greet <JSON>" (the request headers) for every Greet call
 	UserService  bool          // also serve the non-IDL UserService (user.go)
 }
 
@@ -125,6 +126,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", 500*time.Millisecond, "keep serving this long after deregistering on shutdown")
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", 60*time.Second, "give up if not registered within this time")
 	fs.BoolVar(&c.TraceCalls, "trace-calls", false, "print one line per Greet call served")
+	fs.BoolVar(&c.LogHeaders, "log-headers", false, "print the request headers of every Greet call served, as one JSON line")
 	fs.BoolVar(&c.UserService, "user-service", false, "also serve the non-IDL (hessian2) "+UserInterface)
 	fs.StringVar(&c.LogLevel, "log-level", "warn", "dubbo-go log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -221,6 +223,9 @@ func run(cfg Config, out io.Writer, log *slog.Logger) error {
 	g := &GreeterService{app: cfg.App, port: cfg.Port, version: cfg.Version}
 	if cfg.TraceCalls {
 		g.trace = out
+	}
+	if cfg.LogHeaders {
+		g.headers = out
 	}
 	if err := srv.Register(g, &greeterServiceInfo, svcOpts...); err != nil {
 		return fmt.Errorf("register Greeter: %w", err)

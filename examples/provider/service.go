@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -84,6 +85,9 @@ type GreeterService struct {
 	version string
 	// trace, when set, receives one line per call: "served Greet <arg>".
 	trace io.Writer
+	// headers, when set, receives one line per call: "headers Greet" and
+	// the request's headers (dubbo-go's incoming attachments) as JSON.
+	headers io.Writer
 }
 
 var _ GreeterHandler = (*GreeterService)(nil)
@@ -95,6 +99,13 @@ func (g *GreeterService) Greet(ctx context.Context, req *wrapperspb.StringValue)
 	if g.trace != nil {
 		fmt.Fprintf(g.trace, "served Greet %s\n", req.GetValue())
 	}
+	if g.headers != nil {
+		b, err := json.Marshal(incomingHeaders(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("greeter: Greet: headers: %w", err)
+		}
+		fmt.Fprintf(g.headers, "headers Greet %s\n", b)
+	}
 	if rest, ok := strings.CutPrefix(req.GetValue(), "sleep="); ok {
 		if d, err := time.ParseDuration(strings.SplitN(rest, ";", 2)[0]); err == nil && d > 0 {
 			select {
@@ -104,6 +115,24 @@ func (g *GreeterService) Greet(ctx context.Context, req *wrapperspb.StringValue)
 		}
 	}
 	return wrapperspb.String(fmt.Sprintf("hello %s from %s@%d v%s", req.GetValue(), g.app, g.port, g.version)), nil
+}
+
+// incomingHeaders returns the request headers of the call in ctx: dubbo-go
+// v3.3's Triple server turns them into the invocation's attachments (keys
+// lower-cased, values []string) and hands them to the handler in ctx under
+// constant.AttachmentKey.
+func incomingHeaders(ctx context.Context) map[string][]string {
+	atts, _ := ctx.Value(constant.AttachmentKey).(map[string]any)
+	out := make(map[string][]string, len(atts))
+	for k, v := range atts {
+		switch v := v.(type) {
+		case []string:
+			out[k] = v
+		case string:
+			out[k] = []string{v}
+		}
+	}
+	return out
 }
 
 // EchoService implements EchoHandler.

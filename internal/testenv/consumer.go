@@ -29,6 +29,10 @@ type ConsumerConfig struct {
 	Workers  int               // concurrent callers; 0 = 4
 	Arg      string            // Greet argument; default "dubbomesh"
 	Env      map[string]string // DUBBOMESH_* routing variables
+	// Tracing turns on dubbo-go's OpenTelemetry tracing in the consumer
+	// with this propagator, "w3c" or "b3"; empty: off. The summary then
+	// lists each successful call's trace (ConsumerReport.Traces).
+	Tracing string
 }
 
 // ConsumerReport is one progress or summary line of the consumer.
@@ -41,6 +45,16 @@ type ConsumerReport struct {
 	Fallbacks  map[string]int64 `json:"fallbacks"`
 	Providers  map[string]int64 `json:"providers"`
 	FirstError string           `json:"firstError"`
+	Traces     []ConsumerTrace  `json:"traces"` // summary only, with ConsumerConfig.Tracing
+}
+
+// ConsumerTrace is one successful traced call of the consumer.
+type ConsumerTrace struct {
+	TraceID string `json:"traceId"` // the consumer's root span's trace id (32 hex digits)
+	RootID  string `json:"rootId"`  // the consumer's root span id (16 hex digits)
+	// ClientSpans are the ids of the client spans dubbo-go's otel filter
+	// recorded in the trace, one per attempt.
+	ClientSpans []string `json:"clientSpans"`
 }
 
 // Consumer is a running consumer.
@@ -79,10 +93,13 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 			_ = c.proc.stop(syscall.SIGKILL, 10*time.Second)
 		}
 	})
-	proc, err := startProcess("consumer", filepath.Join(t.TempDir(), "consumer.log"), env,
-		bin, "-registry", cfg.Registry, "-service", cfg.Service, "-version", cfg.Version,
+	args := []string{bin, "-registry", cfg.Registry, "-service", cfg.Service, "-version", cfg.Version,
 		"-duration", cfg.Duration.String(), "-calls", strconv.Itoa(cfg.Calls),
-		"-qps", strconv.Itoa(cfg.QPS), "-workers", strconv.Itoa(cfg.Workers), "-arg", cfg.Arg)
+		"-qps", strconv.Itoa(cfg.QPS), "-workers", strconv.Itoa(cfg.Workers), "-arg", cfg.Arg}
+	if cfg.Tracing != "" {
+		args = append(args, "-tracing", cfg.Tracing)
+	}
+	proc, err := startProcess("consumer", filepath.Join(t.TempDir(), "consumer.log"), env, args...)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -38,6 +39,9 @@ type ProviderConfig struct {
 	Metadata string // "local" (default, MetadataService) or "remote" (metadata report)
 	// TraceCalls makes the provider log every Greet it serves (see Served).
 	TraceCalls bool
+	// LogHeaders makes the provider log the request headers of every Greet
+	// it serves (see RequestHeaders).
+	LogHeaders bool
 	// UserService makes the provider also serve the non-IDL (hessian2)
 	// dubbomesh.examples.UserService (examples/provider/user.go).
 	UserService bool
@@ -164,6 +168,9 @@ func (p *Provider) start(bin, logPath string) error {
 	if c.UserService {
 		args = append(args, "-user-service")
 	}
+	if c.LogHeaders {
+		args = append(args, "-log-headers")
+	}
 	proc, err := startProcess("provider "+c.Application, logPath,
 		[]string{"DUBBO_IP_TO_REGISTRY=127.0.0.1"}, args...)
 	if err != nil {
@@ -222,6 +229,33 @@ func (p *Provider) Served(t testing.TB, arg string) int {
 		t.Fatalf("testenv: provider log: %v", err)
 	}
 	return strings.Count(string(b), "served Greet "+arg+"\n")
+}
+
+// RequestHeaders returns the request headers (lower-case names, as dubbo-go
+// hands them to the handler) of every Greet call the provider has served,
+// in order (ProviderConfig.LogHeaders must be set).
+func (p *Provider) RequestHeaders(t testing.TB) []map[string][]string {
+	t.Helper()
+	if !p.cfg.LogHeaders {
+		t.Fatal("testenv: RequestHeaders needs ProviderConfig.LogHeaders")
+	}
+	b, err := os.ReadFile(p.proc.logPath)
+	if err != nil {
+		t.Fatalf("testenv: provider log: %v", err)
+	}
+	var out []map[string][]string
+	for line := range strings.Lines(string(b)) {
+		body, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "headers Greet ")
+		if !ok {
+			continue
+		}
+		var h map[string][]string
+		if err := json.Unmarshal([]byte(body), &h); err != nil {
+			t.Fatalf("testenv: provider headers line %q: %v", line, err)
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // Kill kills the provider with SIGKILL, as a crash would: nothing is
