@@ -6,7 +6,8 @@
 #   → dubbomesh → a proxyless grpc-go client (xds:///host) and an Envoy
 #   sidecar, printing which provider answered each call; a dubbo-go
 #   consumer with dubbomesh's one import splitting 70/30 between the sidecar
-#   and direct calls; then stops one provider and shows the calls move, and
+#   and direct calls and a non-IDL (hessian2) service through the sidecar;
+#   then stops one provider and shows the calls move, and
 #   kills the sidecar to show the consumer falling back with no failed call.
 # Everything it starts is stopped when it exits.
 set -euo pipefail
@@ -77,9 +78,9 @@ java -cp "/etc/zookeeper/conf:/usr/share/java/*" org.apache.zookeeper.server.quo
 pids+=($!)
 wait_for ZooKeeper 60 zk_ok "$zk"
 
-start_provider() { # name port register
+start_provider() { # name port register [extra flags]
   DUBBO_IP_TO_REGISTRY=127.0.0.1 "$work/provider" -registry "zookeeper://127.0.0.1:$zk" \
-    -app greeter-provider -port "$2" -register "$3" -version 1.0.0 >"$work/$1.log" 2>&1 &
+    -app greeter-provider -port "$2" -register "$3" -version 1.0.0 "${@:4}" >"$work/$1.log" 2>&1 &
   pids+=($!)
   local pid=$!
   wait_for "provider $1" 90 grep -q "provider ready" "$work/$1.log"
@@ -88,7 +89,7 @@ start_provider() { # name port register
 }
 pa=$(free_port); pb=$(free_port)
 step "starting two dubbo-go v3.3.2 Triple providers"
-start_provider a "$pa" application
+start_provider a "$pa" application -user-service
 start_provider b "$pb" interface
 
 xds=$(free_port); admin=$(free_port); outbound=$(free_port); envoy_admin=$(free_port)
@@ -119,6 +120,12 @@ DUBBOMESH_MODE=dual DUBBOMESH_MESH_WEIGHT=70 DUBBOMESH_SIDECAR="127.0.0.1:$outbo
   "$work/consumer" -registry "zookeeper://127.0.0.1:$zk" -calls 1000 -quiet >"$work/consumer-dual.log" 2>&1 || die "consumer failed (see $work/consumer-dual.log)"
 sed -n 's/^summary /    /p' "$work/consumer-dual.log"
 note "mesh = calls through Envoy; direct = dubbo-go's own Triple invokers"
+
+step "a non-IDL (hessian2) service, mesh mode: Go structs over Triple through the sidecar"
+DUBBOMESH_MODE=mesh DUBBOMESH_SIDECAR="127.0.0.1:$outbound" DUBBO_IP_TO_REGISTRY=127.0.0.1 \
+  "$work/consumer" -registry "zookeeper://127.0.0.1:$zk" -service user -calls 200 -quiet >"$work/consumer-user.log" 2>&1 || die "consumer failed (see $work/consumer-user.log)"
+sed -n 's/^summary /    /p' "$work/consumer-user.log"
+note "UserService.GetUser(User, string) on provider a, hessian2-encoded, routed by Envoy"
 
 step "stopping provider b: its endpoint leaves the mesh"
 kill -TERM "$(<"$work/b.pid")"
