@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -14,10 +15,21 @@ import (
 	"github.com/dubbomesh/dubbomesh/registry/zookeeper"
 )
 
-func providerNode(iface string, host string, port int) string {
+// identicalParams makes every provider register the same timestamp and no
+// pid, as the benchmark did before: the providers of a service then share
+// one parameter map (DUBBOMESH_BENCH_IDENTICAL_PARAMS=1).
+var identicalParams = os.Getenv("DUBBOMESH_BENCH_IDENTICAL_PARAMS") == "1"
+
+// providerNode is the node of provider n (distinct per provider): real
+// providers differ in their start time and process id.
+func providerNode(iface string, host string, port, n int) string {
 	q := url.Values{
 		"application": {"bench-app"}, "interface": {iface}, "side": {"provider"},
 		"version": {"1.0.0"}, "weight": {"100"}, "methods": {"Say"}, "timestamp": {"1700000000000"},
+	}
+	if !identicalParams {
+		q.Set("timestamp", strconv.FormatInt(1700000000000+int64(n)*137, 10))
+		q.Set("pid", strconv.Itoa(1000+n))
 	}
 	u := fmt.Sprintf("tri://%s:%d/%s?%s", host, port, iface, q.Encode())
 	return "/dubbo/" + iface + "/providers/" + url.QueryEscape(u)
@@ -49,7 +61,7 @@ func populate(b *testing.B, conn *zk.Conn, services int) {
 		create("/dubbo/" + iface)
 		create("/dubbo/" + iface + "/providers")
 		for e := range endpointsPerService {
-			create(providerNode(iface, fmt.Sprintf("127.0.%d.%d", s/250, s%250+1), 20000+e))
+			create(providerNode(iface, fmt.Sprintf("127.0.%d.%d", s/250, s%250+1), 20000+e, s*endpointsPerService+e))
 		}
 	}
 	flush()
@@ -78,7 +90,7 @@ func BenchmarkZooKeeperScale(b *testing.B) {
 			s := (i * 7919) % services
 			iface := fmt.Sprintf("org.bench.Service%05d", s)
 			host, port := fmt.Sprintf("127.1.%d.%d", i/250, i%250+1), 30000+i
-			if _, err := conn.Create(providerNode(iface, host, port), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			if _, err := conn.Create(providerNode(iface, host, port, services*endpointsPerService+i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 				b.Fatal(err)
 			}
 			return net.JoinHostPort(host, strconv.Itoa(port))

@@ -44,10 +44,13 @@ type Merger struct {
 	metrics    *mergeMetrics
 	staleTTL   time.Duration // ≤ 0: never expire
 
-	mu      sync.Mutex
-	synced  map[string]bool
+	mu     sync.Mutex
+	synced map[string]bool
+	// state holds each source's services as it reported them: read-only
+	// (see Sink), so the source may keep them too, and their Registries
+	// are ignored. merged is the view handed out.
 	state   map[ServiceKey]perSource // per service, per source
-	merged  map[ServiceKey]Service
+	merged  map[ServiceKey]mergedService
 	dirty   map[ServiceKey]struct{}
 	version uint64
 
@@ -97,7 +100,7 @@ func NewMerger(sources []string, opts ...MergerOption) *Merger {
 		staleTTL:   DefaultStaleTTL,
 		synced:     make(map[string]bool, len(sources)),
 		state:      make(map[ServiceKey]perSource),
-		merged:     make(map[ServiceKey]Service),
+		merged:     make(map[ServiceKey]mergedService),
 		dirty:      make(map[ServiceKey]struct{}),
 		down:       make(map[string]*downSource),
 		expired:    make(map[string]bool),
@@ -154,10 +157,9 @@ func (m *Merger) Update(source string, svc Service) {
 			m.state[svc.Key] = per
 		}
 	} else {
-		svc.Sort()
-		regs := m.registries[source]
-		for i := range svc.Endpoints {
-			svc.Endpoints[i].Registries = regs
+		if !slices.IsSortedFunc(svc.Endpoints, compareEndpoints) {
+			svc = svc.Clone() // the source may keep svc: never sort it in place
+			svc.Sort()
 		}
 		m.state[svc.Key] = per.with(source, svc)
 	}
@@ -167,21 +169,31 @@ func (m *Merger) Update(source string, svc Service) {
 // validEndpoints drops endpoints whose address cannot be served (empty,
 // not UTF-8, control characters, port 0): xDS and Istio resources carry
 // addresses as proto strings, and one bad string must not break a push.
-// m.mu is held.
+// It returns svc.Endpoints itself when all are valid, else a new slice
+// (the source may keep svc). m.mu is held.
 func (m *Merger) validEndpoints(source string, svc Service) []Endpoint {
-	out := svc.Endpoints[:0]
-	for _, e := range svc.Endpoints {
+	var out []Endpoint // nil until an endpoint is dropped
+	for i, e := range svc.Endpoints {
 		reason := invalidName(e.Host)
 		if reason == "" && e.Port == 0 {
 			reason = "port"
 		}
-		if reason != "" {
-			m.log.Warn("endpoint dropped: unusable address", "source", source, "service", svc.Key.String(),
-				"host", strconv.Quote(e.Host), "port", e.Port, "reason", reason)
-			m.metrics.invalid.WithLabelValues(source, "endpoint_"+reason).Inc()
+		if reason == "" {
+			if out != nil {
+				out = append(out, e)
+			}
 			continue
 		}
-		out = append(out, e)
+		m.log.Warn("endpoint dropped: unusable address", "source", source, "service", svc.Key.String(),
+			"host", strconv.Quote(e.Host), "port", e.Port, "reason", reason)
+		m.metrics.invalid.WithLabelValues(source, "endpoint_"+reason).Inc()
+		if out == nil {
+			out = make([]Endpoint, i, len(svc.Endpoints)-1)
+			copy(out, svc.Endpoints[:i])
+		}
+	}
+	if out == nil {
+		return svc.Endpoints
 	}
 	return out
 }
@@ -203,7 +215,7 @@ func invalidName(s string) string {
 func (m *Merger) remerge(key ServiceKey) {
 	next := m.union(key)
 	prev, had := m.merged[key]
-	if had && prev.Equal(&next) {
+	if had && prev.equal(&next) {
 		return
 	}
 	if len(next.Endpoints) == 0 {
@@ -224,10 +236,10 @@ func (m *Merger) remerge(key ServiceKey) {
 }
 
 // union merges the sources of one service. The state of each source is
-// kept sorted, with Registries naming the source; the merged view of a
-// service one source reports is that state itself, shared (neither is
-// modified once stored).
-func (m *Merger) union(key ServiceKey) Service {
+// kept sorted; the merged view of a service one source reports is that
+// state itself, shared (neither is modified once stored), with the
+// source's Registries applied when it is handed out.
+func (m *Merger) union(key ServiceKey) mergedService {
 	var live perSource
 	for _, st := range m.state[key] {
 		if !m.expired[st.source] {
@@ -235,7 +247,10 @@ func (m *Merger) union(key ServiceKey) Service {
 		}
 	}
 	if len(live) == 1 && !hasDuplicates(live[0].svc.Endpoints) {
-		return Service{Key: key, Endpoints: live[0].svc.Endpoints}
+		return mergedService{
+			Service:    Service{Key: key, Endpoints: live[0].svc.Endpoints},
+			registries: m.registries[live[0].source],
+		}
 	}
 	slices.SortFunc(live, func(a, b sourceState) int { return m.order[a.source] - m.order[b.source] })
 	out := Service{Key: key}
@@ -250,6 +265,7 @@ func (m *Merger) union(key ServiceKey) Service {
 				continue
 			}
 			index[id] = len(out.Endpoints)
+			e.Registries = m.registries[src]
 			out.Endpoints = append(out.Endpoints, e)
 		}
 	}
@@ -259,6 +275,49 @@ func (m *Merger) union(key ServiceKey) Service {
 		}
 	}
 	out.Sort()
+	return mergedService{Service: out}
+}
+
+// mergedService is the merged view of one service. When registries is
+// set, Service is the state of the one source reporting it, shared with
+// that source, and every endpoint's Registries is registries (whatever
+// the shared endpoints hold); otherwise the endpoints carry their own.
+type mergedService struct {
+	Service
+	registries []string
+}
+
+// endpoint returns the i-th endpoint as handed out.
+func (s *mergedService) endpoint(i int) Endpoint {
+	e := s.Endpoints[i]
+	if s.registries != nil {
+		e.Registries = s.registries
+	}
+	return e
+}
+
+// equal is Service.Equal on the endpoints as handed out.
+func (s *mergedService) equal(o *mergedService) bool {
+	if s.Key != o.Key || len(s.Endpoints) != len(o.Endpoints) {
+		return false
+	}
+	for i := range s.Endpoints {
+		a, b := s.endpoint(i), o.endpoint(i)
+		if !a.Equal(&b) {
+			return false
+		}
+	}
+	return true
+}
+
+// clone returns a copy of s as handed out (see Service.Clone).
+func (s *mergedService) clone() Service {
+	out := s.Clone()
+	if s.registries != nil {
+		for i := range out.Endpoints {
+			out.Endpoints[i].Registries = s.registries
+		}
+	}
 	return out
 }
 
@@ -426,7 +485,7 @@ func (m *Merger) Drain() []Service {
 			out = append(out, Service{Key: key})
 			continue
 		}
-		out = append(out, svc.Clone())
+		out = append(out, svc.clone())
 	}
 	clear(m.dirty)
 	slices.SortFunc(out, func(a, b Service) int { return a.Key.Compare(b.Key) })
@@ -439,7 +498,7 @@ func (m *Merger) Services() []Service {
 	defer m.mu.Unlock()
 	out := make([]Service, 0, len(m.merged))
 	for _, svc := range m.merged {
-		out = append(out, svc.Clone())
+		out = append(out, svc.clone())
 	}
 	slices.SortFunc(out, func(a, b Service) int { return a.Key.Compare(b.Key) })
 	return out

@@ -138,10 +138,10 @@ type Service struct {
 // Sort orders the endpoints deterministically (by address, protocol, group,
 // version), so that equal states compare and hash equal.
 func (s *Service) Sort() {
-	slices.SortFunc(s.Endpoints, func(a, b Endpoint) int {
-		return compareID(a.ID(), b.ID())
-	})
+	slices.SortFunc(s.Endpoints, compareEndpoints)
 }
+
+func compareEndpoints(a, b Endpoint) int { return compareID(a.ID(), b.ID()) }
 
 func compareID(a, b EndpointID) int {
 	return cmp.Or(

@@ -22,7 +22,10 @@ type Source interface {
 type Sink interface {
 	// Update replaces the source's full state of one service. An update
 	// without endpoints means the source has no provider of that service any
-	// more. The sink takes ownership of svc.
+	// more. svc is read-only for the sink: the source may keep it (to
+	// compare its next state with), so the sink may keep svc.Endpoints but
+	// must not modify the slice or the endpoints in it; it copies what it
+	// changes.
 	Update(source string, svc Service)
 	// Synced reports that the source has delivered its complete state at
 	// least once. It may be called again after a resync; the first call

@@ -2,6 +2,7 @@ package xds
 
 import (
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -22,8 +23,67 @@ type publisher struct {
 	log     *slog.Logger
 	metrics *metrics
 
-	services map[registry.ServiceKey]*serviceResources
+	services map[registry.ServiceKey]*published
 	vhosts   map[string]*routev3.VirtualHost // host → outbound virtual host
+}
+
+// published is what the publisher keeps of the resources of a service:
+// one slice rather than translate's four maps (a map costs about 300 bytes
+// even with one entry, and a service usually has one resource per cache).
+type published struct {
+	host      string
+	resources []namedResource // by cache, then by name
+	vhost     *routev3.VirtualHost
+}
+
+// resourceCache says which cache a resource goes to.
+type resourceCache uint8
+
+const (
+	cacheClusters resourceCache = iota
+	cacheEndpoints
+	cacheListeners // proxyless API listeners
+	cacheRoutes    // proxyless route configurations
+)
+
+type namedResource struct {
+	cache resourceCache
+	name  string
+	res   types.Resource
+}
+
+// publish keeps what the publisher needs of r.
+func publish(r *serviceResources) *published {
+	p := &published{host: r.host, vhost: r.vhost}
+	n := len(r.clusters) + len(r.endpoints) + len(r.apiListeners) + len(r.apiRoutes)
+	p.resources = make([]namedResource, 0, n)
+	for _, c := range []struct {
+		cache resourceCache
+		m     map[string]types.Resource
+	}{
+		{cacheClusters, r.clusters},
+		{cacheEndpoints, r.endpoints},
+		{cacheListeners, r.apiListeners},
+		{cacheRoutes, r.apiRoutes},
+	} {
+		for _, name := range slices.Sorted(maps.Keys(c.m)) {
+			p.resources = append(p.resources, namedResource{c.cache, name, c.m[name]})
+		}
+	}
+	return p
+}
+
+// of returns the resources of one cache.
+func (p *published) of(c resourceCache) []namedResource {
+	i := slices.IndexFunc(p.resources, func(r namedResource) bool { return r.cache == c })
+	if i < 0 {
+		return nil
+	}
+	j := i + 1
+	for j < len(p.resources) && p.resources[j].cache == c {
+		j++
+	}
+	return p.resources[i:j]
 }
 
 func newPublisher(t *Translation, c *caches, log *slog.Logger, m *metrics) *publisher {
@@ -32,7 +92,7 @@ func newPublisher(t *Translation, c *caches, log *slog.Logger, m *metrics) *publ
 		caches:   c,
 		log:      log,
 		metrics:  m,
-		services: map[registry.ServiceKey]*serviceResources{},
+		services: map[registry.ServiceKey]*published{},
 		vhosts:   map[string]*routev3.VirtualHost{},
 	}
 }
@@ -55,19 +115,20 @@ type change struct {
 	remove []string
 }
 
-func (c *change) diff(prev, next map[string]types.Resource) {
-	for name, r := range next {
-		if old, ok := prev[name]; ok && proto.Equal(old, r) {
+func (c *change) diff(prev, next []namedResource) {
+	for _, r := range next {
+		i := slices.IndexFunc(prev, func(p namedResource) bool { return p.name == r.name })
+		if i >= 0 && proto.Equal(prev[i].res, r.res) {
 			continue
 		}
 		if c.update == nil {
 			c.update = map[string]types.Resource{}
 		}
-		c.update[name] = r
+		c.update[r.name] = r.res
 	}
-	for name := range prev {
-		if _, ok := next[name]; !ok {
-			c.remove = append(c.remove, name)
+	for _, p := range prev {
+		if !slices.ContainsFunc(next, func(r namedResource) bool { return r.name == p.name }) {
+			c.remove = append(c.remove, p.name)
 		}
 	}
 }
@@ -97,7 +158,7 @@ func (p *publisher) apply(changed []registry.Service) {
 	start := time.Now()
 	var clusters, endpoints, listeners, routes change
 	vhostsChanged := false
-	empty := &serviceResources{}
+	empty := &published{}
 	for i := range changed {
 		svc := &changed[i]
 		prev := p.services[svc.Key]
@@ -112,12 +173,12 @@ func (p *publisher) apply(changed []registry.Service) {
 				p.metrics.translateErrors.Inc()
 				continue
 			}
-			next = r
+			next = publish(r)
 		}
-		clusters.diff(prev.clusters, next.clusters)
-		endpoints.diff(prev.endpoints, next.endpoints)
-		listeners.diff(prev.apiListeners, next.apiListeners)
-		routes.diff(prev.apiRoutes, next.apiRoutes)
+		clusters.diff(prev.of(cacheClusters), next.of(cacheClusters))
+		endpoints.diff(prev.of(cacheEndpoints), next.of(cacheEndpoints))
+		listeners.diff(prev.of(cacheListeners), next.of(cacheListeners))
+		routes.diff(prev.of(cacheRoutes), next.of(cacheRoutes))
 		if prev.host != "" && (next.host != prev.host || next.vhost == nil) && p.vhosts[prev.host] != nil {
 			delete(p.vhosts, prev.host)
 			vhostsChanged = true

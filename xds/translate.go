@@ -86,7 +86,8 @@ func splitHostPort(addr string) (string, uint32, error) {
 	return host, uint32(p), nil
 }
 
-// serviceResources are the resources translated from one service.
+// serviceResources are the resources translated from one service (the
+// publisher keeps them as published).
 type serviceResources struct {
 	host      string
 	clusters  map[string]types.Resource
@@ -108,8 +109,6 @@ func (t *Translation) translate(svc *registry.Service) (*serviceResources, error
 		name := ClusterName(host, e.Protocol)
 		byCluster[name] = append(byCluster[name], e)
 	}
-	// Sized to what they hold: a service usually has one cluster and
-	// these maps live as long as it is published.
 	out := &serviceResources{
 		host:      host,
 		clusters:  make(map[string]types.Resource, len(byCluster)),
@@ -438,7 +437,7 @@ func rdsManager(statPrefix, routeName string, codec hcmv3.HttpConnectionManager_
 	if err != nil {
 		return nil, err
 	}
-	return anypb.New(&hcmv3.HttpConnectionManager{
+	a, err := anypb.New(&hcmv3.HttpConnectionManager{
 		CodecType:  codec,
 		StatPrefix: statPrefix,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
@@ -447,7 +446,17 @@ func rdsManager(statPrefix, routeName string, codec hcmv3.HttpConnectionManager_
 		}},
 		HttpFilters: []*hcmv3.HttpFilter{router},
 	})
+	if err != nil {
+		return nil, err
+	}
+	if a.TypeUrl == hcmTypeURL {
+		a.TypeUrl = hcmTypeURL // one string for every API listener, not one each
+	}
+	return a, nil
 }
+
+// hcmTypeURL is the type URL of an HttpConnectionManager in an Any.
+var hcmTypeURL = "type.googleapis.com/" + string((*hcmv3.HttpConnectionManager)(nil).ProtoReflect().Descriptor().FullName())
 
 // apiListener is what grpc-go's xds resolver asks for: a Listener named after
 // the dial target with an HTTP connection manager as API listener.

@@ -2,7 +2,9 @@ package zookeeper
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"hash/maphash"
 	"maps"
 	"path"
 	"slices"
@@ -21,17 +23,53 @@ import (
 // Children of the registry root that are not interfaces.
 var pseudoInterfaces = map[string]bool{"mapping": true, "metadata": true, "config": true}
 
-// providerNode is one child of /{root}/{iface}/providers, parsed once.
-// The nodes of an interface are kept in a slice sorted by name (a map
-// costs more than the endpoints of a small service); those with equal
-// parameters share one parameter map.
-type providerNode struct {
-	name string
-	ep   registry.Endpoint
-	ok   bool // false: skipped (malformed, consumer, disabled)
+// ifaceNodes are the children of /{root}/{iface}/providers as last
+// listed, each parsed once. Node names are not kept (each is a whole
+// escaped URL, longer than its endpoint): a keyed 128-bit hash of each
+// tells the nodes already parsed from new ones.
+type ifaceNodes struct {
+	// eps are the endpoints of the nodes that are not skipped, sorted by
+	// Endpoint.ID, equal IDs in node-name order (the first one wins, see
+	// build); those with equal parameters share one parameter map. A
+	// listing that changes the nodes makes a new slice, never modifies
+	// this one: build reports it as it is (shared with the sink).
+	eps []registry.Endpoint
+	// nodes are all the nodes, sorted by name hash.
+	nodes []nodeRef
 }
 
-func compareNodeName(n providerNode, name string) int { return strings.Compare(n.name, name) }
+// nodeRef is one provider node: the hash of its name and the index of its
+// endpoint in ifaceNodes.eps, -1 if it is skipped (malformed, consumer,
+// disabled; logged and counted once).
+type nodeRef struct {
+	name nameHash
+	ep   int32
+}
+
+type nameHash struct{ hi, lo uint64 }
+
+func compareNameHash(a, b nameHash) int {
+	return cmp.Or(cmp.Compare(a.hi, b.hi), cmp.Compare(a.lo, b.lo))
+}
+
+// find returns the node whose name hashes to h.
+func (n *ifaceNodes) find(h nameHash) (nodeRef, bool) {
+	i, ok := slices.BinarySearchFunc(n.nodes, h, func(r nodeRef, h nameHash) int { return compareNameHash(r.name, h) })
+	if !ok {
+		return nodeRef{}, false
+	}
+	return n.nodes[i], true
+}
+
+// nameHasher hashes node names with two random seeds: 128 bits make a
+// collision between the nodes of one interface practically impossible.
+type nameHasher struct{ hi, lo maphash.Seed }
+
+func newNameHasher() nameHasher { return nameHasher{maphash.MakeSeed(), maphash.MakeSeed()} }
+
+func (h nameHasher) hash(name string) nameHash {
+	return nameHash{maphash.String(h.hi, name), maphash.String(h.lo, name)}
+}
 
 // instEntry is one child of /services/{app}.
 type instEntry struct {
@@ -44,7 +82,7 @@ type instEntry struct {
 }
 
 // run is the state of one Run call. Only the loop goroutine touches it,
-// except wg, events and fetchSlots.
+// except wg, events and fetchSlots (and the tracker, which locks).
 type run struct {
 	w       *Watcher
 	conn    *zk.Conn
@@ -52,17 +90,18 @@ type run struct {
 	sink    registry.Sink
 
 	wg          sync.WaitGroup
-	events      chan any // watchFired | metaResult
+	events      chan metaResult
 	fetchSlots  chan struct{}
 	resyncTimer *time.Timer
 	metaTimer   *time.Timer
 
-	armed map[watchKey]bool
+	armed map[watchKey]target // watches set, with what they watch
 	// prefetched holds ChildrenW results issued in parallel by
 	// prefetchChildren, consumed by children.
 	prefetched map[string]childrenResult
 
-	ifaces map[string][]providerNode        // iface → nodes, sorted by name
+	ifaces map[string]ifaceNodes            // iface → its provider nodes
+	names  nameHasher                       // of provider node names
 	apps   map[string]map[string]*instEntry // app → instance id → entry
 	meta   map[metaKey]*metacache.Entry
 
@@ -86,13 +125,14 @@ func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run
 	}
 	return &run{
 		w: w, conn: conn, tracker: tr, sink: sink,
-		events:         make(chan any, 256),
+		events:         make(chan metaResult, 256),
 		fetchSlots:     make(chan struct{}, maxConcurrentFetches),
 		resyncTimer:    stopped(),
 		metaTimer:      stopped(),
-		armed:          map[watchKey]bool{},
+		armed:          map[watchKey]target{},
 		prefetched:     map[string]childrenResult{},
-		ifaces:         map[string][]providerNode{},
+		ifaces:         map[string]ifaceNodes{},
+		names:          newNameHasher(),
 		apps:           map[string]map[string]*instEntry{},
 		meta:           map[metaKey]*metacache.Entry{},
 		contrib:        servicestate.NewContributions[string](),
@@ -131,7 +171,7 @@ func (r *run) readRoot(ctx context.Context, full bool) error {
 	defer clear(r.prefetched)
 	for _, iface := range toRead {
 		if _, known := r.ifaces[iface]; !known {
-			r.ifaces[iface] = nil
+			r.ifaces[iface] = ifaceNodes{}
 		}
 		if err := r.readProviders(ctx, iface); err != nil {
 			return err
@@ -140,7 +180,7 @@ func (r *run) readRoot(ctx context.Context, full bool) error {
 	for iface, nodes := range r.ifaces {
 		if !seen[iface] {
 			delete(r.ifaces, iface)
-			if len(nodes) > 0 {
+			if len(nodes.nodes) > 0 {
 				r.dirty[ifaceKey(iface)] = struct{}{}
 			}
 		}
@@ -155,39 +195,97 @@ func (r *run) readProviders(ctx context.Context, iface string) error {
 	if err != nil {
 		return err
 	}
-	old := r.ifaces[iface]
+	if nodes, changed := r.relist(iface, r.ifaces[iface], kids); changed {
+		r.dirty[ifaceKey(iface)] = struct{}{}
+		r.ifaces[iface] = nodes
+	}
+	return nil
+}
+
+// relist returns the nodes of iface listed as kids, and whether they
+// differ from old. Nodes in old are not parsed again.
+func (r *run) relist(iface string, old ifaceNodes, kids []string) (ifaceNodes, bool) {
 	kids = slices.Compact(slices.Sorted(slices.Values(kids)))
-	nodes := make([]providerNode, 0, len(kids))
-	changed := len(kids) != len(old)
+	refs := make([]nodeRef, len(kids)) // in name order until sorted below
+	changed := len(kids) != len(old.nodes)
+	for i, name := range kids {
+		refs[i].name = r.names.hash(name)
+		if !changed {
+			_, known := old.find(refs[i].name)
+			changed = !known
+		}
+	}
+	if !changed {
+		return old, false
+	}
+	// Endpoints in node-name order first, then sorted by ID (stable: equal
+	// IDs stay in name order).
+	eps := make([]registry.Endpoint, 0, len(kids))
 	var params *endpoint.ParamsSet // of the interface's endpoints, made on the first new node
-	for _, name := range kids {
-		if i, ok := slices.BinarySearchFunc(old, name, compareNodeName); ok {
-			nodes = append(nodes, old[i])
+	for i, name := range kids {
+		refs[i].ep = -1
+		if n, ok := old.find(refs[i].name); ok {
+			if n.ep >= 0 {
+				refs[i].ep = int32(len(eps))
+				eps = append(eps, old.eps[n.ep])
+			}
 			continue
 		}
-		changed = true
 		ep, err := parseProviderNode(iface, name)
 		if err != nil {
 			r.skipped(err, "interface", iface, "node", name)
-			nodes = append(nodes, providerNode{name: name})
 			continue
 		}
 		if params == nil {
 			params = &endpoint.ParamsSet{}
-			for i := range old {
-				if old[i].ok {
-					params.Share(old[i].ep.Params)
-				}
+			for i := range old.eps {
+				params.Share(old.eps[i].Params)
 			}
 		}
 		ep.Params = params.Share(ep.Params)
-		nodes = append(nodes, providerNode{name: name, ep: ep, ok: true})
+		refs[i].ep = int32(len(eps))
+		eps = append(eps, ep)
 	}
-	if changed {
-		r.dirty[ifaceKey(iface)] = struct{}{}
+	order := make([]int32, len(eps)) // position by ID → position by name
+	for i := range order {
+		order[i] = int32(i)
 	}
-	r.ifaces[iface] = nodes
-	return nil
+	slices.SortStableFunc(order, func(a, b int32) int { return compareEndpointIDs(&eps[a], &eps[b]) })
+	sorted := make([]registry.Endpoint, len(eps)) // exactly sized: it lives as long as the service
+	moved := make([]int32, len(eps))              // position by name → position by ID
+	for i, j := range order {
+		sorted[i] = eps[j]
+		moved[j] = int32(i)
+	}
+	for i := range refs {
+		if refs[i].ep >= 0 {
+			refs[i].ep = moved[refs[i].ep]
+		}
+	}
+	slices.SortFunc(refs, func(a, b nodeRef) int { return compareNameHash(a.name, b.name) })
+	return ifaceNodes{eps: sorted, nodes: refs}, true
+}
+
+// compareEndpointIDs orders endpoints as registry.Service.Sort does.
+func compareEndpointIDs(a, b *registry.Endpoint) int {
+	x, y := a.ID(), b.ID()
+	return cmp.Or(
+		strings.Compare(x.Host, y.Host),
+		cmp.Compare(x.Port, y.Port),
+		strings.Compare(x.Protocol, y.Protocol),
+		strings.Compare(x.Group, y.Group),
+		strings.Compare(x.Version, y.Version),
+	)
+}
+
+// hasDuplicateIDs reports whether endpoints sorted by ID repeat one.
+func hasDuplicateIDs(eps []registry.Endpoint) bool {
+	for i := 1; i < len(eps); i++ {
+		if eps[i-1].ID() == eps[i].ID() {
+			return true
+		}
+	}
+	return false
 }
 
 // skipped logs and counts a node that is not turned into endpoints.
@@ -421,23 +519,26 @@ func (r *run) recomputeApp(app string) {
 // build assembles the full state of one service: interface-level providers
 // first, then what applications contribute, collapsed on Endpoint.ID (the
 // first one wins, so interface-level parameters are preferred).
+//
+// A service only interface-level providers contribute to, without two of
+// the same Endpoint.ID (the common case), is their endpoints as they are:
+// one copy shared by this state, what was reported and the sink.
 func (r *run) build(k registry.ServiceKey) registry.Service {
-	a := servicestate.Assemble(k)
 	apps := slices.Sorted(r.contrib.Apps(k))
-	var nodes []providerNode
+	var eps []registry.Endpoint
 	if k.Kind == registry.KindInterface {
-		nodes = r.ifaces[k.Name]
+		eps = r.ifaces[k.Name].eps
 	}
-	n := len(nodes)
+	if len(apps) == 0 && !hasDuplicateIDs(eps) {
+		return registry.Service{Key: k, Endpoints: eps}
+	}
+	a := servicestate.Assemble(k)
+	n := len(eps)
 	for _, app := range apps {
 		n += len(r.contrib.Of(app, k))
 	}
 	a.Grow(n)
-	for i := range nodes {
-		if nodes[i].ok {
-			a.Add(nodes[i].ep)
-		}
-	}
+	a.Add(eps...)
 	for _, app := range apps {
 		a.Add(r.contrib.Of(app, k)...)
 	}

@@ -104,25 +104,42 @@ func (l zkLogger) Printf(format string, args ...any) {
 }
 
 // connTracker follows the session state from the ZooKeeper client's event
-// callback (which must not block) and wakes the watch loop.
+// callback (which must not block) and wakes the watch loop. The callback
+// also gets every watch event (the client calls it before it notifies the
+// watch's channel): they are queued for the loop, so that no goroutine
+// has to wait on each of the thousands of watches.
 type connTracker struct {
 	log     *slog.Logger
 	metrics *metrics
 	changed chan struct{} // capacity 1: coalesced wake-ups
+	fired   chan struct{} // capacity 1: watch events queued
 	closing atomic.Bool   // Run is returning: state changes are expected
 
-	mu    sync.Mutex
-	state zk.State
-	gen   uint64 // incremented on every established session (incl. reconnects)
+	mu      sync.Mutex
+	state   zk.State
+	gen     uint64     // incremented on every established session (incl. reconnects)
+	watches []zk.Event // queued watch events, in the order the client got them
 }
 
 func newConnTracker(log *slog.Logger, m *metrics) *connTracker {
-	return &connTracker{log: log, metrics: m, changed: make(chan struct{}, 1), state: zk.StateDisconnected}
+	return &connTracker{
+		log: log, metrics: m,
+		changed: make(chan struct{}, 1),
+		fired:   make(chan struct{}, 1),
+		state:   zk.StateDisconnected,
+	}
 }
 
 // observe is the client's event callback; it runs on the client's goroutines.
 func (t *connTracker) observe(ev zk.Event) {
 	if ev.Type != zk.EventSession {
+		t.mu.Lock()
+		t.watches = append(t.watches, ev)
+		t.mu.Unlock()
+		select {
+		case t.fired <- struct{}{}:
+		default:
+		}
 		return
 	}
 	t.mu.Lock()
@@ -165,6 +182,15 @@ func (t *connTracker) current() (zk.State, uint64) {
 	return t.state, t.gen
 }
 
+// takeWatches returns the queued watch events and empties the queue.
+func (t *connTracker) takeWatches() []zk.Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	evs := t.watches
+	t.watches = nil
+	return evs
+}
+
 // watchType is the kind of ZooKeeper watch set on a path.
 type watchType uint8
 
@@ -195,7 +221,7 @@ type target struct {
 	iface, app, id string
 }
 
-// watchFired is a watch event forwarded to the loop.
+// watchFired is a watch event of an armed watch.
 type watchFired struct {
 	key    watchKey
 	target target
@@ -218,15 +244,14 @@ func (r *run) children(ctx context.Context, t target, p string) (kids []string, 
 			delete(r.prefetched, p)
 			kids, err = pf.kids, pf.err
 			if err == nil {
-				r.arm(ctx, key, t, pf.ch)
+				r.arm(key, t)
 			}
-		} else if r.armed[key] {
+		} else if _, armed := r.armed[key]; armed {
 			kids, _, err = r.conn.Children(p)
 		} else {
-			var ch <-chan zk.Event
-			kids, _, ch, err = r.conn.ChildrenW(p)
+			kids, _, _, err = r.conn.ChildrenW(p)
 			if err == nil {
-				r.arm(ctx, key, t, ch)
+				r.arm(key, t)
 			}
 		}
 		switch {
@@ -239,17 +264,17 @@ func (r *run) children(ctx context.Context, t target, p string) (kids []string, 
 			return nil, false, fmt.Errorf("list %s: %w", p, err)
 		}
 		ekey := watchKey{p, watchExists}
-		if r.armed[ekey] {
+		if _, armed := r.armed[ekey]; armed {
 			return nil, false, nil
 		}
-		ok, _, ch, err := r.conn.ExistsW(p)
+		ok, _, _, err := r.conn.ExistsW(p)
 		if err != nil {
 			if isPathError(err) {
 				return nil, false, nil
 			}
 			return nil, false, fmt.Errorf("watch %s: %w", p, err)
 		}
-		r.arm(ctx, ekey, t, ch)
+		r.arm(ekey, t)
 		if !ok {
 			return nil, false, nil
 		}
@@ -262,13 +287,12 @@ func (r *run) children(ctx context.Context, t target, p string) (kids []string, 
 // its parent's children watch reports a re-creation.
 func (r *run) data(ctx context.Context, t target, p string) (b []byte, exists bool, err error) {
 	key := watchKey{p, watchData}
-	if r.armed[key] {
+	if _, armed := r.armed[key]; armed {
 		b, _, err = r.conn.Get(p)
 	} else {
-		var ch <-chan zk.Event
-		b, _, ch, err = r.conn.GetW(p)
+		b, _, _, err = r.conn.GetW(p)
 		if err == nil {
-			r.arm(ctx, key, t, ch)
+			r.arm(key, t)
 		}
 	}
 	switch {
@@ -284,22 +308,42 @@ func (r *run) data(ctx context.Context, t target, p string) (b []byte, exists bo
 	}
 }
 
-// arm records a watch and forwards its one event to the loop.
-func (r *run) arm(ctx context.Context, key watchKey, t target, ch <-chan zk.Event) {
-	r.armed[key] = true
-	r.wg.Go(func() {
-		select {
-		case ev, ok := <-ch:
-			if !ok {
-				ev = zk.Event{Type: zk.EventNotWatching, Path: key.path}
+// arm records a watch the client has set. Its one event arrives through
+// the client's event callback (connTracker.observe); the channel the
+// client returned for it is left alone (buffered, it never blocks the
+// client).
+func (r *run) arm(key watchKey, t target) { r.armed[key] = t }
+
+// firedTypes are the watches an event fires, as the client decides it
+// (zk.Conn notifies the same ones).
+func firedTypes(ev zk.EventType) []watchType {
+	switch ev {
+	case zk.EventNodeCreated:
+		return []watchType{watchExists}
+	case zk.EventNodeDataChanged:
+		return []watchType{watchExists, watchData}
+	case zk.EventNodeChildrenChanged:
+		return []watchType{watchChildren}
+	case zk.EventNodeDeleted, zk.EventNotWatching:
+		// Not watching: the client drops every watch on the path (one event
+		// per watch, which the first one handles).
+		return []watchType{watchExists, watchData, watchChildren}
+	}
+	return nil
+}
+
+// onWatchEvents handles the queued watch events: each fires the armed
+// watches of its path it concerns; events of watches not armed (any more)
+// are ignored.
+func (r *run) onWatchEvents(ctx context.Context) {
+	for _, ev := range r.tracker.takeWatches() {
+		for _, typ := range firedTypes(ev.Type) {
+			key := watchKey{ev.Path, typ}
+			if t, armed := r.armed[key]; armed {
+				r.onWatch(ctx, watchFired{key: key, target: t, ev: ev})
 			}
-			select {
-			case r.events <- watchFired{key: key, target: t, ev: ev}:
-			case <-ctx.Done():
-			}
-		case <-ctx.Done():
 		}
-	})
+	}
 }
 
 // loop is the single goroutine that owns the state and calls the sink.
@@ -314,13 +358,10 @@ func (r *run) loop(ctx context.Context) {
 			if st == zk.StateHasSession && gen != r.listedGen {
 				r.resync(ctx)
 			}
-		case ev := <-r.events:
-			switch ev := ev.(type) {
-			case watchFired:
-				r.onWatch(ctx, ev)
-			case metaResult:
-				r.onMetadata(ev)
-			}
+		case <-r.tracker.fired:
+			r.onWatchEvents(ctx)
+		case res := <-r.events:
+			r.onMetadata(res)
 		case <-r.resyncTimer.C:
 			if st, _ := r.tracker.current(); st == zk.StateHasSession {
 				r.resync(ctx)
@@ -463,7 +504,7 @@ func (r *run) prefetchChildren(ctx context.Context, ifaces []string) {
 	paths := make([]string, 0, len(ifaces))
 	for _, iface := range ifaces {
 		p := path.Join(r.rootPath(), iface, "providers")
-		if !r.armed[watchKey{p, watchChildren}] {
+		if _, armed := r.armed[watchKey{p, watchChildren}]; !armed {
 			paths = append(paths, p)
 		}
 	}

@@ -34,7 +34,8 @@ func NewReported(source string, sink registry.Sink, updates prometheus.Counter, 
 
 // Update delivers svc, the full state of its service, unless it equals what
 // was last reported for it (a service never reported and still empty is not
-// reported either).
+// reported either). svc is kept as delivered: neither the caller nor the
+// sink may modify it afterwards.
 func (r *Reported) Update(svc registry.Service) {
 	k := svc.Key
 	prev, had := r.sent[k]
@@ -44,7 +45,9 @@ func (r *Reported) Update(svc registry.Service) {
 	if len(svc.Endpoints) == 0 {
 		delete(r.sent, k)
 	} else {
-		r.sent[k] = svc.Clone()
+		// Shared with the sink, which never modifies it (see registry.Sink):
+		// one copy of the service for both.
+		r.sent[k] = svc
 	}
 	r.updates.Inc()
 	r.log.Debug("service update", "service", k.String(), "endpoints", len(svc.Endpoints))

@@ -1,0 +1,82 @@
+package zookeeper
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/servicestate"
+)
+
+// TestRelist checks what the interface-level state keeps without node
+// names: the endpoint of the first node by name wins among equal IDs, nodes
+// already listed are not parsed again, skipped ones are counted once, and
+// an unchanged listing changes nothing.
+func TestRelist(t *testing.T) {
+	w, _ := newTestWatcher(t, Config{Name: "zk", Servers: []string{"127.0.0.1:1"}})
+	r := &run{w: w, names: newNameHasher()}
+	const iface = "org.Foo"
+	node := func(q string) string { return providerURL("tri://10.0.0.1:20000/org.Foo?" + q) }
+	// Same endpoint ID twice: the node first by name ("...weight=20") wins.
+	a, b := node("timestamp=1&weight=20"), node("timestamp=2&weight=10")
+	other := providerURL("tri://10.0.0.0:20000/org.Foo?weight=30")
+	consumer := providerURL("tri://10.0.0.9:20000/org.Foo?side=consumer")
+	if a > b {
+		t.Fatalf("test setup: %q sorts after %q", a, b)
+	}
+
+	nodes, changed := r.relist(iface, ifaceNodes{}, []string{b, consumer, a, other})
+	if !changed {
+		t.Fatal("first listing: not changed")
+	}
+	got := buildFrom(nodes.eps)
+	want := []uint32{30, 20} // 10.0.0.0 first (by ID), then the first node by name of 10.0.0.1
+	if diff := cmp.Diff(want, weights(got)); diff != "" {
+		t.Errorf("weights (-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(w.metrics.Skipped.WithLabelValues(reasonConsumer)); n != 1 {
+		t.Errorf("skipped consumers = %v, want 1", n)
+	}
+
+	if _, changed := r.relist(iface, nodes, []string{other, a, consumer, b}); changed {
+		t.Error("same nodes listed again: changed")
+	}
+
+	// a goes: b's endpoint takes over; the others are not parsed again.
+	next, changed := r.relist(iface, nodes, []string{b, consumer, other})
+	if !changed {
+		t.Fatal("a removed: not changed")
+	}
+	if diff := cmp.Diff([]uint32{30, 10}, weights(buildFrom(next.eps))); diff != "" {
+		t.Errorf("weights after removing a (-want +got):\n%s", diff)
+	}
+	if unsafe.StringData(next.eps[0].Host) != unsafe.StringData(nodes.eps[0].Host) || !sameParams(next.eps[0], nodes.eps[0]) {
+		t.Error("unchanged node parsed again")
+	}
+	if n := testutil.ToFloat64(w.metrics.Skipped.WithLabelValues(reasonConsumer)); n != 1 {
+		t.Errorf("skipped consumers after relisting = %v, want 1 (counted once)", n)
+	}
+}
+
+// buildFrom is what build reports for an interface with these endpoints
+// and no application-level contributions.
+func buildFrom(eps []registry.Endpoint) []registry.Endpoint {
+	r := &run{ifaces: map[string]ifaceNodes{"org.Foo": {eps: eps}}}
+	r.contrib = servicestate.NewContributions[string]()
+	return r.build(ifaceKey("org.Foo")).Endpoints
+}
+
+func weights(eps []registry.Endpoint) []uint32 {
+	var out []uint32
+	for _, e := range eps {
+		out = append(out, e.Weight)
+	}
+	return out
+}
+
+func sameParams(a, b registry.Endpoint) bool {
+	return *(*unsafe.Pointer)(unsafe.Pointer(&a.Params)) == *(*unsafe.Pointer)(unsafe.Pointer(&b.Params))
+}
