@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/nacos"
 )
 
@@ -96,4 +98,68 @@ func BenchmarkNacosScale(b *testing.B) {
 			return net.JoinHostPort(host, strconv.Itoa(port))
 		})
 	}
+}
+
+// BenchmarkNacosColdSync measures only the Nacos watcher's cold sync (Run
+// → first Synced, which must come with every endpoint) for
+// DUBBOMESH_BENCH_SERVICES services × 10 endpoints, without the xDS server
+// and the change phase of BenchmarkNacosScale: each iteration is a new
+// watcher with an empty cache directory against the same registry, so
+// -benchtime 5x gives 5 samples. The first one starts right after the
+// registrations, as BenchmarkNacosScale does, while rnacos is still busy
+// with them.
+func BenchmarkNacosColdSync(b *testing.B) {
+	services := sizeFromEnv(b)
+	srv := testenv.StartNacos(b)
+	nc := nacosPopulate(b, srv.Addr(), services)
+	defer nc.CloseClient()
+	total := services * endpointsPerService
+
+	var sum, slowest time.Duration
+	n := 0
+	for b.Loop() {
+		w, err := nacos.NewWatcher(nacos.Config{Name: "nacos", Servers: []string{srv.Addr()}, CacheDir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The sink runs on the watcher's goroutine only.
+		eps := map[registry.ServiceKey]int{}
+		synced := make(chan int, 1)
+		sink := registry.SinkFuncs{
+			UpdateFunc: func(_ string, svc registry.Service) { eps[svc.Key] = len(svc.Endpoints) },
+			SyncedFunc: func(string) {
+				n := 0
+				for _, c := range eps {
+					n += c
+				}
+				select {
+				case synced <- n:
+				default:
+				}
+			},
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- w.Run(ctx, sink) }()
+		select {
+		case got := <-synced:
+			took := time.Since(start)
+			sum += took
+			slowest = max(slowest, took)
+			n++
+			b.Logf("cold sync: %v, %d of %d endpoints", took, got, total)
+			if got != total {
+				b.Errorf("synced with %d of %d endpoints", got, total)
+			}
+		case <-time.After(10 * time.Minute):
+			b.Fatal("not synced within 10m")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(sum.Seconds()/float64(n), "cold-sync-s")
+	b.ReportMetric(slowest.Seconds(), "max-cold-sync-s")
 }

@@ -35,25 +35,30 @@ func (c *nsClients) close() {
 	}
 }
 
-// clientParam builds the SDK parameters for namespace ns.
-func (w *Watcher) clientParam(ns string) (vo.NacosClientParam, error) {
+// namingCacheOff names the empty regular file given to the naming client as
+// its cache directory (see clientParams).
+const namingCacheOff = "naming-cache-off"
+
+// clientParams builds the SDK parameters of the naming and the config
+// client of namespace ns.
+func (w *Watcher) clientParams(ns string) (naming, config vo.NacosClientParam, err error) {
 	servers := make([]constant.ServerConfig, 0, len(w.cfg.Servers))
 	for _, s := range w.cfg.Servers {
 		host, port, err := splitServer(s)
 		if err != nil {
-			return vo.NacosClientParam{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+			return naming, config, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 		servers = append(servers, constant.ServerConfig{
 			Scheme: "http", ContextPath: "/nacos", IpAddr: host, Port: port, GrpcPort: port + 1000,
 		})
 	}
-	// Files of the SDK (service cache, config snapshots, its log until our
-	// logger replaces it) go to the cache directory, one per namespace.
+	// Files of the SDK (config snapshots, its log until our logger
+	// replaces it) go to the cache directory, one per namespace.
 	dir := filepath.Join(w.cfg.CacheDir, "ns-"+cmpOr(ns, publicNamespace))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return vo.NacosClientParam{}, fmt.Errorf("nacos: cache dir: %w", err)
+		return naming, config, fmt.Errorf("nacos: cache dir: %w", err)
 	}
-	cc := &constant.ClientConfig{
+	cc := constant.ClientConfig{
 		NamespaceId:         ns,
 		AppName:             "dubbomesh",
 		TimeoutMs:           uint64(w.cfg.RequestTimeout.Milliseconds()),
@@ -70,7 +75,38 @@ func (w *Watcher) clientParam(ns string) (vo.NacosClientParam, error) {
 		AccessKey:            w.cfg.AccessKey,
 		SecretKey:            w.cfg.SecretKey,
 	}
-	return vo.NacosClientParam{ClientConfig: cc, ServerConfigs: servers}, nil
+	// The naming client writes every new service list it receives to a
+	// file of its cache directory (nacos-sdk-go v2.3.2,
+	// ServiceInfoHolder.ProcessService), which it would read back only at
+	// start, and NotLoadCacheAtStart turns that off: write-only files that
+	// cost ~0.5 ms of file creation per service, most of a cold sync of
+	// thousands of services. So its cache directory is an empty regular
+	// file: every write fails at once (ENOTDIR) and the SDK goes on with its
+	// in-memory cache, which is what the Watcher reads. The config client
+	// keeps its cache.
+	off, err := blockedDir(filepath.Join(dir, namingCacheOff))
+	if err != nil {
+		return naming, config, err
+	}
+	ncc := cc
+	ncc.CacheDir = off
+	return vo.NacosClientParam{ClientConfig: &ncc, ServerConfigs: servers},
+		vo.NacosClientParam{ClientConfig: &cc, ServerConfigs: servers}, nil
+}
+
+// blockedDir makes path an empty regular file, under which nothing can be
+// created, and returns it.
+func blockedDir(path string) (string, error) {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+		return path, nil
+	}
+	// Missing, or not a regular file (put there by hand): replace it. A
+	// failure here shows in WriteFile's error.
+	_ = os.RemoveAll(path)
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		return "", fmt.Errorf("nacos: cache dir: %w", err)
+	}
+	return path, nil
 }
 
 func cmpOr(a, b string) string {
@@ -83,17 +119,17 @@ func cmpOr(a, b string) string {
 // connect creates the SDK clients of namespace ns. The SDK connects in the
 // background: an unreachable server is not an error here.
 func (w *Watcher) connect(ns string) (*nsClients, error) {
-	param, err := w.clientParam(ns)
+	namingParam, configParam, err := w.clientParams(ns)
 	if err != nil {
 		return nil, err
 	}
 	c := &nsClients{ns: ns}
-	c.naming, err = clients.NewNamingClient(param)
+	c.naming, err = clients.NewNamingClient(namingParam)
 	w.routeSDKLog()
 	if err != nil {
 		return nil, fmt.Errorf("nacos: naming client for namespace %q: %w", ns, err)
 	}
-	c.config, err = clients.NewConfigClient(param)
+	c.config, err = clients.NewConfigClient(configParam)
 	w.routeSDKLog()
 	if err != nil {
 		c.close()
@@ -150,24 +186,42 @@ func (s *secretSet) redact(msg string) string {
 
 // sdkLogger adapts slog to the SDK's logger interface. Everything goes to
 // debug level (the SDK is loud about normal events; the Watcher logs what
-// matters itself), with credentials and access tokens removed.
+// matters itself), with credentials and access tokens removed. Nothing is
+// formatted unless debug is enabled: the SDK logs every service update.
 type sdkLogger struct {
 	log *slog.Logger
 }
 
+// namingCacheWriteFailed starts the SDK's line for a service list it could
+// not write to its cache directory: every update, by design (see
+// clientParams).
+const namingCacheWriteFailed = "failed to write name cache"
+
+func (l sdkLogger) enabled() bool { return l.log.Enabled(context.Background(), slog.LevelDebug) }
+
 func (l sdkLogger) out(level string, msg string) {
-	if l.log.Enabled(context.Background(), slog.LevelDebug) {
-		l.log.Debug(sdkSecrets.redact(msg), "sdk_level", level)
+	l.log.Debug(sdkSecrets.redact(msg), "sdk_level", level)
+}
+
+func (l sdkLogger) print(level string, args []any) {
+	if l.enabled() {
+		l.out(level, fmt.Sprint(args...))
 	}
 }
 
-func (l sdkLogger) Info(args ...any)                  { l.out("info", fmt.Sprint(args...)) }
-func (l sdkLogger) Warn(args ...any)                  { l.out("warn", fmt.Sprint(args...)) }
-func (l sdkLogger) Error(args ...any)                 { l.out("error", fmt.Sprint(args...)) }
-func (l sdkLogger) Debug(args ...any)                 { l.out("debug", fmt.Sprint(args...)) }
-func (l sdkLogger) Infof(format string, args ...any)  { l.out("info", fmt.Sprintf(format, args...)) }
-func (l sdkLogger) Warnf(format string, args ...any)  { l.out("warn", fmt.Sprintf(format, args...)) }
-func (l sdkLogger) Errorf(format string, args ...any) { l.out("error", fmt.Sprintf(format, args...)) }
-func (l sdkLogger) Debugf(format string, args ...any) { l.out("debug", fmt.Sprintf(format, args...)) }
+func (l sdkLogger) printf(level, format string, args []any) {
+	if l.enabled() && !strings.HasPrefix(format, namingCacheWriteFailed) {
+		l.out(level, fmt.Sprintf(format, args...))
+	}
+}
+
+func (l sdkLogger) Info(args ...any)                  { l.print("info", args) }
+func (l sdkLogger) Warn(args ...any)                  { l.print("warn", args) }
+func (l sdkLogger) Error(args ...any)                 { l.print("error", args) }
+func (l sdkLogger) Debug(args ...any)                 { l.print("debug", args) }
+func (l sdkLogger) Infof(format string, args ...any)  { l.printf("info", format, args) }
+func (l sdkLogger) Warnf(format string, args ...any)  { l.printf("warn", format, args) }
+func (l sdkLogger) Errorf(format string, args ...any) { l.printf("error", format, args) }
+func (l sdkLogger) Debugf(format string, args ...any) { l.printf("debug", format, args) }
 
 var _ sdklogger.Logger = sdkLogger{}

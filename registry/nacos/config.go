@@ -69,8 +69,10 @@ type Config struct {
 	// (see the package documentation). Default DefaultResyncGrace; a
 	// negative value disables it.
 	ResyncGrace time.Duration
-	// CacheDir is where the Nacos SDK keeps its cache and log files.
-	// Default: the user cache directory's dubbomesh/nacos/{Name}.
+	// CacheDir is where the Nacos SDK keeps its config cache and log
+	// files (not its per-service naming cache, which the Watcher turns off:
+	// nothing reads it). Default: the user cache directory's
+	// dubbomesh/nacos/{Name}.
 	CacheDir string
 }
 

@@ -1,6 +1,7 @@
 package nacos
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,8 @@ var ErrRunning = errors.New("nacos: watcher already running")
 const (
 	// maxConcurrentFetches bounds the metadata fetches in flight.
 	maxConcurrentFetches = 8
+	// maxConcurrentSubscribes bounds the Subscribe calls in flight.
+	maxConcurrentSubscribes = 8
 	// healthInterval is how often the SDK's connection state is read.
 	healthInterval = 500 * time.Millisecond
 	// listRetry is the wait before a failed listing is tried again.
@@ -228,6 +231,7 @@ func (r *run) list(ctx context.Context) {
 	r.w.metrics.Resyncs.Inc()
 	start := time.Now()
 	seen := map[subKey]bool{}
+	var added []newSubscription
 	for _, c := range r.clients {
 		for _, g := range r.w.cfg.Groups {
 			names, err := r.listGroup(c, g)
@@ -242,13 +246,19 @@ func (r *run) list(ctx context.Context) {
 				if _, ok := r.subs[k]; ok || r.badNames[k] {
 					continue
 				}
-				if err := r.subscribe(c, k); err != nil {
-					r.w.log.Warn("subscribe failed; retrying", "service", k.String(), "error", err)
-					r.listTimer.Reset(listRetry)
-					return
+				if s := r.newSubscription(c, k); s != nil {
+					added = append(added, *s)
 				}
 			}
 		}
+	}
+	if err := r.subscribeAll(ctx, added); err != nil {
+		if ctx.Err() != nil {
+			return // stopping
+		}
+		r.w.log.Warn("subscribe failed; retrying", "error", err)
+		r.listTimer.Reset(listRetry)
+		return
 	}
 	for k, s := range r.subs {
 		if !seen[k] {
@@ -290,9 +300,16 @@ func (r *run) listGroup(c *nsClients, group string) ([]string, error) {
 	}
 }
 
-// subscribe starts following service k. The SDK delivers the current list
-// at once (possibly inside this call) and every change after.
-func (r *run) subscribe(c *nsClients, k subKey) error {
+// newSubscription is a service found by a listing, to subscribe to.
+type newSubscription struct {
+	c   *nsClients
+	key subKey
+	sub *subscription
+}
+
+// newSubscription prepares the subscription to service k, or returns nil
+// (remembering why) for a name that is not a Dubbo provider service.
+func (r *run) newSubscription(c *nsClients, k subKey) *newSubscription {
 	sn, err := parseServiceName(k.name)
 	if err != nil {
 		r.badNames[k] = true
@@ -313,13 +330,48 @@ func (r *run) subscribe(c *nsClients, k subKey) error {
 			r.pushes.put(k, insts)
 		},
 	}
-	r.subs[k] = &subscription{name: sn, param: param}
-	if err := c.naming.Subscribe(param); err != nil {
-		delete(r.subs, k)
-		_ = c.naming.Unsubscribe(param)
-		return err
+	return &newSubscription{c: c, key: k, sub: &subscription{name: sn, param: param}}
+}
+
+// subscribeAll starts following the services of subs, with up to
+// maxConcurrentSubscribes Subscribe calls in flight (the SDK's client is
+// safe for concurrent use): each is a round trip to Nacos followed by the
+// SDK's processing of the answer, and one at a time a cold sync used
+// about one core of two (BENCHMARKS.md). The SDK delivers the current list of each
+// service from inside Subscribe (it processes the answer as it would a
+// push), so every subscription that succeeded has its list in r.pushes
+// when subscribeAll returns, and every change after. subscribeAll
+// returns the first error, or ctx's, after adding the subscriptions that
+// succeeded to r.subs.
+func (r *run) subscribeAll(ctx context.Context, subs []newSubscription) error {
+	errs := make([]error, len(subs))
+	slots := make(chan struct{}, maxConcurrentSubscribes)
+	var wg sync.WaitGroup
+	for i, s := range subs {
+		if err := ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			errs[i] = s.c.naming.Subscribe(s.sub.param)
+		})
 	}
-	return nil
+	wg.Wait()
+	var first error
+	for i, s := range subs {
+		switch {
+		case errs[i] == nil:
+			r.subs[s.key] = s.sub
+		case errors.Is(errs[i], ctx.Err()):
+			first = cmp.Or(first, errs[i])
+		default:
+			_ = s.c.naming.Unsubscribe(s.sub.param)
+			first = cmp.Or(first, fmt.Errorf("service %s: %w", s.key, errs[i]))
+		}
+	}
+	return first
 }
 
 // unsubscribe stops following a service that left the service list and
