@@ -141,15 +141,17 @@ func (s *Service) Sort() {
 	slices.SortFunc(s.Endpoints, compareEndpoints)
 }
 
-func compareEndpoints(a, b Endpoint) int { return compareID(a.ID(), b.ID()) }
+func compareEndpoints(a, b Endpoint) int { return a.ID().Compare(b.ID()) }
 
-func compareID(a, b EndpointID) int {
+// Compare orders endpoint IDs as Service.Sort orders endpoints: by host,
+// port, protocol, group, then version.
+func (id EndpointID) Compare(o EndpointID) int {
 	return cmp.Or(
-		cmp.Compare(a.Host, b.Host),
-		cmp.Compare(a.Port, b.Port),
-		cmp.Compare(a.Protocol, b.Protocol),
-		cmp.Compare(a.Group, b.Group),
-		cmp.Compare(a.Version, b.Version),
+		cmp.Compare(id.Host, o.Host),
+		cmp.Compare(id.Port, o.Port),
+		cmp.Compare(id.Protocol, o.Protocol),
+		cmp.Compare(id.Group, o.Group),
+		cmp.Compare(id.Version, o.Version),
 	)
 }
 

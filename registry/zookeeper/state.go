@@ -250,7 +250,7 @@ func (r *run) relist(iface string, old ifaceNodes, kids []string) (ifaceNodes, b
 	for i := range order {
 		order[i] = int32(i)
 	}
-	slices.SortStableFunc(order, func(a, b int32) int { return compareEndpointIDs(&eps[a], &eps[b]) })
+	slices.SortStableFunc(order, func(a, b int32) int { return eps[a].ID().Compare(eps[b].ID()) })
 	sorted := make([]registry.Endpoint, len(eps)) // exactly sized: it lives as long as the service
 	moved := make([]int32, len(eps))              // position by name → position by ID
 	for i, j := range order {
@@ -264,18 +264,6 @@ func (r *run) relist(iface string, old ifaceNodes, kids []string) (ifaceNodes, b
 	}
 	slices.SortFunc(refs, func(a, b nodeRef) int { return compareNameHash(a.name, b.name) })
 	return ifaceNodes{eps: sorted, nodes: refs}, true
-}
-
-// compareEndpointIDs orders endpoints as registry.Service.Sort does.
-func compareEndpointIDs(a, b *registry.Endpoint) int {
-	x, y := a.ID(), b.ID()
-	return cmp.Or(
-		strings.Compare(x.Host, y.Host),
-		cmp.Compare(x.Port, y.Port),
-		strings.Compare(x.Protocol, y.Protocol),
-		strings.Compare(x.Group, y.Group),
-		strings.Compare(x.Version, y.Version),
-	)
 }
 
 // hasDuplicateIDs reports whether endpoints sorted by ID repeat one.
