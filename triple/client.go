@@ -34,11 +34,11 @@ var ErrUnsupportedPayload = errors.New("triple: payload not supported on the mes
 type Target struct {
 	// Sidecar is the address of the local sidecar's outbound listener,
 	// e.g. "127.0.0.1:15001". Calls carry the mesh host as :authority.
-	Sidecar string
+	Sidecar string `yaml:"sidecar"`
 	// Proxyless sends calls to xds:///host through grpc-go's xDS resolver
 	// (bootstrap from GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG)
 	// instead of the sidecar.
-	Proxyless bool
+	Proxyless bool `yaml:"proxyless"`
 }
 
 // Pool holds one client connection per mesh host, shared by every
