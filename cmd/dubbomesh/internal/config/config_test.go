@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -315,4 +316,37 @@ func FuzzParseRegistry(f *testing.F) {
 			t.Fatalf("ParseRegistry(%q) = %+v: no servers or name", raw, r)
 		}
 	})
+}
+
+// TestEveryFieldTagged: every field of the decoded types has an explicit
+// yaml tag (a key in camelCase, "-" for a shared or wired field, or
+// ",inline"), so a component's new field gets a deliberate key rather than
+// yaml.v3's lower-cased field name.
+func TestEveryFieldTagged(t *testing.T) {
+	var walkType func(path string, typ reflect.Type)
+	walkType = func(path string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag, ok := f.Tag.Lookup("yaml")
+			if !ok || tag == "" {
+				t.Errorf("%s.%s (%s) has no yaml tag", path, f.Name, typ)
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if name == "-" {
+				continue
+			}
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice || ft.Kind() == reflect.Map {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]() && ft.PkgPath() != "time" {
+				walkType(path+"."+f.Name, ft)
+			}
+		}
+	}
+	walkType("Config", reflect.TypeFor[Config]())
 }
