@@ -185,7 +185,7 @@ func buildSources(cfg config.Config, log *slog.Logger, reg prometheus.Registerer
 				Servers:        r.Servers,
 				Root:           r.Root,
 				SessionTimeout: r.SessionTimeout,
-			}, zookeeper.WithLogger(log.With("component", "zookeeper", "source", r.Name)), zookeeper.WithRegisterer(reg))
+			}, registry.WithSourceLogger(log), registry.WithSourceRegisterer(reg))
 			if err != nil {
 				return nil, err
 			}
@@ -203,7 +203,7 @@ func buildSources(cfg config.Config, log *slog.Logger, reg prometheus.Registerer
 				ServiceListInterval: r.Nacos.ServiceListInterval,
 				ResyncGrace:         r.Nacos.ResyncGrace,
 				CacheDir:            r.Nacos.CacheDir,
-			}, nacos.WithLogger(log), nacos.WithRegisterer(reg))
+			}, registry.WithSourceLogger(log), registry.WithSourceRegisterer(reg))
 			if err != nil {
 				return nil, err
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/registry"
 )
 
 // refusedFor is how long a watcher with a wrong password is watched after
@@ -44,13 +45,13 @@ func TestWatcherAuth(t *testing.T) {
 	})
 	cfg := Config{Name: "nacos", Servers: []string{srv.Addr()}, ServiceListInterval: 200 * time.Millisecond,
 		Username: user, Password: password}
-	good, _ := startWatcher(t, cfg, WithLogger(slogTo(&goodLog)))
+	good, _ := startWatcher(t, cfg, registry.WithSourceLogger(slogTo(&goodLog)))
 	good.waitService(t, ifaceKey(iface), "127.0.0.1:22001/tri")
 
 	// A wrong password: the server answers, refuses every request, and
 	// nothing is delivered. Its SDK clients now own the SDK's logger.
 	cfg.Password = wrongPass
-	bad, _ := startWatcher(t, cfg, WithLogger(slogTo(&badLog)))
+	bad, _ := startWatcher(t, cfg, registry.WithSourceLogger(slogTo(&badLog)))
 	deadline := time.Now().Add(waitTimeout)
 	for !strings.Contains(badLog.String(), "service listing failed") {
 		if time.Now().After(deadline) {

@@ -13,6 +13,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/registry"
 )
 
 // TestWatcherWritesNoNamingCache: the naming client does not write its
@@ -37,7 +38,7 @@ func TestWatcherWritesNoNamingCache(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	rec, _ := startWatcher(t, Config{Name: "nacos", Servers: []string{srv.Addr()}, CacheDir: dir,
-		ServiceListInterval: 200 * time.Millisecond}, WithLogger(slogTo(logs)))
+		ServiceListInterval: 200 * time.Millisecond}, registry.WithSourceLogger(slogTo(logs)))
 	for i := range services {
 		rec.waitService(t, ifaceKey(iface(i)), fmt.Sprintf("127.0.0.1:%d/tri", 22000+i))
 	}

@@ -22,6 +22,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 )
 
 // waitTimeout bounds every wait of the integration tests.
@@ -139,13 +140,13 @@ func addrs(svc registry.Service) []string {
 }
 
 // startWatcher runs a Watcher until the test ends.
-func startWatcher(t *testing.T, cfg Config, opts ...Option) (*recorder, *prometheus.Registry) {
+func startWatcher(t *testing.T, cfg Config, opts ...registry.SourceOption) (*recorder, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = t.TempDir()
 	}
-	opts = append([]Option{WithLogger(testLogger(t)), WithRegisterer(reg)}, opts...)
+	opts = append([]registry.SourceOption{registry.WithSourceLogger(testLogger(t)), registry.WithSourceRegisterer(reg)}, opts...)
 	w, err := NewWatcher(cfg, opts...)
 	if err != nil {
 		t.Fatalf("NewWatcher: %v", err)
@@ -318,3 +319,6 @@ func waitMetric(t *testing.T, reg *prometheus.Registry, ok func(float64) bool, n
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// skipReason returns the metric reason of err.
+func skipReason(err error) string { return endpoint.Reason(err, reasonMalformedInstance) }

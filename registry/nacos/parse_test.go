@@ -10,6 +10,13 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+)
+
+const (
+	metaRevision  = resolver.MetaRevision
+	metaEndpoints = resolver.MetaEndpoints
 )
 
 func TestParseServiceName(t *testing.T) {
@@ -41,31 +48,6 @@ func TestParseServiceName(t *testing.T) {
 		}
 		if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(serviceName{})); diff != "" {
 			t.Errorf("parseServiceName(%q) (-want +got):\n%s", tt.name, diff)
-		}
-	}
-}
-
-func TestEndpointWeight(t *testing.T) {
-	tests := []struct {
-		nacos float64
-		dubbo string
-		want  uint32
-	}{
-		{1, "", 100},   // Nacos default = Dubbo default
-		{1, "0", 100},  // dubbo-go wrote weight=0 and Nacos 1.0
-		{0.5, "", 50},  // operator halved it
-		{2, "", 200},   // operator doubled it
-		{50, "50", 50}, // dubbo-go copied weight=50 into Nacos
-		{60, "50", 60}, // changed in the console afterwards: Dubbo scale
-		{0, "", 0},     // drain
-		{0.001, "", 1}, // rounds to 0: keep a minimum of 1
-		{10000, "", maxWeight},
-		{1e300, "", maxWeight},
-		{1, "abc", 100},
-	}
-	for _, tt := range tests {
-		if got := endpointWeight(tt.nacos, tt.dubbo); got != tt.want {
-			t.Errorf("endpointWeight(%v, %q) = %d, want %d", tt.nacos, tt.dubbo, got, tt.want)
 		}
 	}
 }
@@ -136,14 +118,14 @@ func TestParseInstance(t *testing.T) {
 	tests := []struct {
 		name   string
 		inst   model.Instance
-		want   *instance
+		want   *resolver.Instance
 		reason string
 	}{
 		{"endpoints", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
 			Metadata: meta(metaEndpoints, `[{"port":20000,"protocol":"tri"},{"port":"20001","protocol":"dubbo"}]`, metaRevision, "r1")},
-			&instance{ID: "10.0.0.1:20000", App: "app", Host: "10.0.0.1", Port: 20000, NacosWeight: 1,
+			&resolver.Instance{ID: "10.0.0.1:20000", App: "app", Host: "10.0.0.1", Port: 20000, Weight: endpoint.RegistryWeight{Value: 1, Set: true},
 				Metadata:  meta(metaEndpoints, `[{"port":20000,"protocol":"tri"},{"port":"20001","protocol":"dubbo"}]`, metaRevision, "r1"),
-				Endpoints: []protocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20001, Protocol: "dubbo"}}}, ""},
+				Endpoints: []endpoint.ProtocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20001, Protocol: "dubbo"}}}, ""},
 		{"bad json", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
 			Metadata: meta(metaEndpoints, `[{`, metaRevision, "r1")}, nil, reasonMalformedInstance},
 		{"bad endpoint port", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
@@ -229,23 +211,6 @@ func TestConfigValidate(t *testing.T) {
 	if diff := cmp.Diff([]string{"", "prod"}, d.Namespaces); diff != "" {
 		t.Errorf("namespaces (-want +got):\n%s", diff)
 	}
-}
-
-func FuzzParseEndpoints(f *testing.F) {
-	f.Add(`[{"port":20000,"protocol":"tri"}]`)
-	f.Add(`[{"port":"1","protocol":"dubbo"}]`)
-	f.Add(`[{`)
-	f.Fuzz(func(t *testing.T, raw string) {
-		eps, err := parseEndpoints(raw)
-		if err != nil {
-			return
-		}
-		for _, e := range eps {
-			if e.Port == 0 || e.Port > 65535 || e.Protocol == "" {
-				t.Fatalf("parseEndpoints(%q) = %+v", raw, eps)
-			}
-		}
-	})
 }
 
 func FuzzParseServiceName(f *testing.F) {

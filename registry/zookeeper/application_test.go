@@ -15,24 +15,26 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
 
 // fakeMetadata stands in for the instances' MetadataService: it serves
 // one interface per application, named after it, and counts the calls.
 type fakeMetadata struct {
 	mu      sync.Mutex
-	calls   map[metaKey]int
+	calls   map[[2]string]int
 	failing map[string]bool // app → fail
 }
 
 func newFakeMetadata() *fakeMetadata {
-	return &fakeMetadata{calls: map[metaKey]int{}, failing: map[string]bool{}}
+	return &fakeMetadata{calls: map[[2]string]int{}, failing: map[string]bool{}}
 }
 
-func (f *fakeMetadata) fetch(_ context.Context, revision string, in *instance) (*info.MetadataInfo, error) {
+func (f *fakeMetadata) fetch(_ context.Context, revision string, in *resolver.Instance) (*info.MetadataInfo, error) {
 	app := in.App
 	f.mu.Lock()
-	f.calls[metaKey{app, revision}]++
+	f.calls[[2]string{app, revision}]++
 	fail := f.failing[app]
 	f.mu.Unlock()
 	if fail {
@@ -50,7 +52,7 @@ func (f *fakeMetadata) setFailing(app string, fail bool) {
 func (f *fakeMetadata) count(app, revision string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls[metaKey{app, revision}]
+	return f.calls[[2]string{app, revision}]
 }
 
 // metadataOf is the MetadataInfo of an application serving "org.{app}"
@@ -76,8 +78,8 @@ func TestWatcherApplicationLevel(t *testing.T) {
 	}
 	registerInstance(t, conn, "broken", "127.0.0.1:31000", instanceJSON("broken", "127.0.0.1", 31000, "b1", "local"))
 
-	w, _ := newTestWatcher(t, Config{Name: "zk", Servers: []string{zkSrv.Addr()}, MetadataTimeout: 2 * time.Second},
-		withRetry(backoff{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond}))
+	w, _ := newTestWatcher(t, Config{Name: "zk", Servers: []string{zkSrv.Addr()}, MetadataTimeout: 2 * time.Second})
+	w.base.Retry = source.Backoff{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond}
 	w.fetchRPC = meta.fetch
 	rec := runWatcher(t, w)
 

@@ -20,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 )
 
 // waitTimeout bounds every wait of the integration tests.
@@ -130,7 +131,7 @@ func addrs(svc registry.Service) []string {
 }
 
 // startWatcher runs a Watcher until the test ends.
-func startWatcher(t *testing.T, cfg Config, opts ...Option) (*recorder, *prometheus.Registry) {
+func startWatcher(t *testing.T, cfg Config, opts ...registry.SourceOption) (*recorder, *prometheus.Registry) {
 	t.Helper()
 	w, reg := newTestWatcher(t, cfg, opts...)
 	return runWatcher(t, w), reg
@@ -138,10 +139,10 @@ func startWatcher(t *testing.T, cfg Config, opts ...Option) (*recorder, *prometh
 
 // newTestWatcher returns a Watcher logging to t, with its metrics in the
 // returned registry.
-func newTestWatcher(t *testing.T, cfg Config, opts ...Option) (*Watcher, *prometheus.Registry) {
+func newTestWatcher(t *testing.T, cfg Config, opts ...registry.SourceOption) (*Watcher, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	opts = append([]Option{WithLogger(testLogger(t)), WithRegisterer(reg)}, opts...)
+	opts = append([]registry.SourceOption{registry.WithSourceLogger(testLogger(t)), registry.WithSourceRegisterer(reg)}, opts...)
 	w, err := NewWatcher(cfg, opts...)
 	if err != nil {
 		t.Fatalf("NewWatcher: %v", err)
@@ -371,3 +372,6 @@ func (p *proxy) setCut(cut bool) {
 		p.conns = nil
 	}
 }
+
+// skipReason returns the metric reason of err.
+func skipReason(err error) string { return endpoint.Reason(err, reasonMalformedURL) }

@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/dubbomesh/dubbomesh/registry"
-	"github.com/dubbomesh/dubbomesh/registry/internal/servicestate"
 )
 
 // TestRelist checks what the interface-level state keeps without node
@@ -37,7 +36,7 @@ func TestRelist(t *testing.T) {
 	if diff := cmp.Diff(want, weights(got)); diff != "" {
 		t.Errorf("weights (-want +got):\n%s", diff)
 	}
-	if n := testutil.ToFloat64(w.metrics.Skipped.WithLabelValues(reasonConsumer)); n != 1 {
+	if n := testutil.ToFloat64(w.base.Metrics.Skipped.WithLabelValues(reasonConsumer)); n != 1 {
 		t.Errorf("skipped consumers = %v, want 1", n)
 	}
 
@@ -56,7 +55,7 @@ func TestRelist(t *testing.T) {
 	if unsafe.StringData(next.eps[0].Host) != unsafe.StringData(nodes.eps[0].Host) || !sameParams(next.eps[0], nodes.eps[0]) {
 		t.Error("unchanged node parsed again")
 	}
-	if n := testutil.ToFloat64(w.metrics.Skipped.WithLabelValues(reasonConsumer)); n != 1 {
+	if n := testutil.ToFloat64(w.base.Metrics.Skipped.WithLabelValues(reasonConsumer)); n != 1 {
 		t.Errorf("skipped consumers after relisting = %v, want 1 (counted once)", n)
 	}
 }
@@ -64,8 +63,12 @@ func TestRelist(t *testing.T) {
 // buildFrom is what build reports for an interface with these endpoints
 // and no application-level contributions.
 func buildFrom(eps []registry.Endpoint) []registry.Endpoint {
-	r := &run{ifaces: map[string]ifaceNodes{"org.Foo": {eps: eps}}}
-	r.contrib = servicestate.NewContributions[string]()
+	w, err := NewWatcher(Config{Servers: []string{"127.0.0.1:1"}})
+	if err != nil {
+		panic(err)
+	}
+	r := newRun(w, nil, nil, nil)
+	r.ifaces["org.Foo"] = ifaceNodes{eps: eps}
 	return r.build(ifaceKey("org.Foo")).Endpoints
 }
 

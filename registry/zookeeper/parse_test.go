@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
 )
 
 // providerURL returns a provider node name the way Dubbo writes it: the
@@ -150,8 +152,8 @@ func TestParseWeight(t *testing.T) {
 		{"99999999999", math.MaxUint32},
 	}
 	for _, tt := range tests {
-		if got := parseWeight(tt.in); got != tt.want {
-			t.Errorf("parseWeight(%q) = %d, want %d", tt.in, got, tt.want)
+		if got := endpoint.DubboWeight(tt.in); got != tt.want {
+			t.Errorf("DubboWeight(%q) = %d, want %d", tt.in, got, tt.want)
 		}
 	}
 }
@@ -187,12 +189,12 @@ func TestParseInstance(t *testing.T) {
 	tests := []struct {
 		name       string
 		data       string
-		want       *instance
+		want       *resolver.Instance
 		wantReason string
 	}{{
 		name: "dubbo-go",
 		data: `{"name":"greeter","id":"127.0.0.1:20000","address":"127.0.0.1","port":20000,"payload":{"@class":"org.apache.dubbo.registry.zookeeper.ZookeeperInstance","id":"127.0.0.1:20000","name":"greeter","metadata":{"dubbo.endpoints":"[{\"port\":20000,\"protocol\":\"tri\"}]","dubbo.metadata.revision":"abc","dubbo.metadata.storage-type":"local","dubbo.metadata-service.url-params":"{\"port\":\"20001\",\"protocol\":\"dubbo\"}"}}}`,
-		want: &instance{
+		want: &resolver.Instance{
 			ID: "127.0.0.1:20000", App: app, Host: "127.0.0.1", Port: 20000,
 			Metadata: map[string]string{
 				"dubbo.endpoints":                   `[{"port":20000,"protocol":"tri"}]`,
@@ -200,12 +202,12 @@ func TestParseInstance(t *testing.T) {
 				"dubbo.metadata.storage-type":       "local",
 				"dubbo.metadata-service.url-params": `{"port":"20001","protocol":"dubbo"}`,
 			},
-			Endpoints: []protocolPort{{Port: 20000, Protocol: "tri"}},
+			Endpoints: []endpoint.ProtocolPort{{Port: 20000, Protocol: "tri"}},
 		},
 	}, {
 		name: "java curator with extra fields and string port",
 		data: `{"name":"greeter","id":"x","address":"10.0.0.1","port":"20880","sslPort":null,"serviceType":"DYNAMIC","uriSpec":null,"payload":{"metadata":{"dubbo.metadata.revision":"r1","weight":7,"dubbo.tag":"gray"}}}`,
-		want: &instance{
+		want: &resolver.Instance{
 			ID: "10.0.0.1:20880", App: app, Host: "10.0.0.1", Port: 20880, Tag: "gray",
 			Metadata: map[string]string{"dubbo.metadata.revision": "r1", "weight": "7", "dubbo.tag": "gray"},
 		},
@@ -246,7 +248,7 @@ func TestParseInstance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseInstance: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(instance{}), cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("parseInstance mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -270,56 +272,56 @@ func FuzzParseInstance(f *testing.F) {
 			t.Fatalf("accepted an incomplete instance %+v", in)
 		}
 		// Deriving endpoints must not panic either.
-		in.applicationEndpoints()
-		in.interfaceEndpoints(&serviceInfo{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"weight": data}})
+		in.ApplicationEndpoints()
+		in.ServiceEndpoints(&resolver.Service{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"weight": data}})
 	})
 }
 
 func TestInstanceEndpoints(t *testing.T) {
-	in := &instance{
+	in := &resolver.Instance{
 		ID: "127.0.0.1:20000", App: "app", Host: "127.0.0.1", Port: 20000, Tag: "gray",
-		Metadata:  map[string]string{metaRevision: "r1"},
-		Endpoints: []protocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20880, Protocol: "dubbo"}},
+		Metadata:  map[string]string{resolver.MetaRevision: "r1"},
+		Endpoints: []endpoint.ProtocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20880, Protocol: "dubbo"}},
 	}
 	tests := []struct {
 		name string
-		si   serviceInfo
+		si   resolver.Service
 		want []registry.Endpoint
 	}{{
 		name: "protocol matched against dubbo.endpoints",
-		si:   serviceInfo{Name: "org.Foo", Group: "g", Version: "1", Protocol: "dubbo", Params: map[string]string{"weight": "0", "loadbalance": "random", "application": "app"}},
+		si:   resolver.Service{Name: "org.Foo", Group: "g", Version: "1", Protocol: "dubbo", Params: map[string]string{"weight": "0", "loadbalance": "random", "application": "app"}},
 		want: []registry.Endpoint{{
 			Host: "127.0.0.1", Port: 20880, Protocol: "dubbo", Application: "app", Group: "g", Version: "1", Tag: "gray",
 			Weight: registry.DefaultWeight, LoadBalance: "random",
-			Params: map[string]string{"weight": "0", "loadbalance": "random", "application": "app", metaRevision: "r1"},
+			Params: map[string]string{"weight": "0", "loadbalance": "random", "application": "app", resolver.MetaRevision: "r1"},
 		}},
 	}, {
 		name: "unknown protocol falls back to the instance port",
-		si:   serviceInfo{Name: "org.Foo", Protocol: "grpc", Params: map[string]string{"weight": "30"}},
+		si:   resolver.Service{Name: "org.Foo", Protocol: "grpc", Params: map[string]string{"weight": "30"}},
 		want: []registry.Endpoint{{
 			Host: "127.0.0.1", Port: 20000, Protocol: "grpc", Application: "app", Tag: "gray", Weight: 30,
-			Params: map[string]string{"weight": "30", metaRevision: "r1"},
+			Params: map[string]string{"weight": "30", resolver.MetaRevision: "r1"},
 		}},
 	}, {
 		name: "disabled service",
-		si:   serviceInfo{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"enabled": "false"}},
+		si:   resolver.Service{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"enabled": "false"}},
 		want: nil,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := in.interfaceEndpoints(&tt.si)
+			got := in.ServiceEndpoints(&tt.si)
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("interfaceEndpoints mismatch (-want +got):\n%s", diff)
+				t.Errorf("ServiceEndpoints mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
-	gotApp := in.applicationEndpoints()
+	gotApp := in.ApplicationEndpoints()
 	wantApp := []registry.Endpoint{
 		{Host: "127.0.0.1", Port: 20000, Protocol: "tri", Application: "app", Tag: "gray", Weight: registry.DefaultWeight, Params: in.Metadata},
 		{Host: "127.0.0.1", Port: 20880, Protocol: "dubbo", Application: "app", Tag: "gray", Weight: registry.DefaultWeight, Params: in.Metadata},
 	}
 	if diff := cmp.Diff(wantApp, gotApp); diff != "" {
-		t.Errorf("applicationEndpoints mismatch (-want +got):\n%s", diff)
+		t.Errorf("ApplicationEndpoints mismatch (-want +got):\n%s", diff)
 	}
 }
 
@@ -362,14 +364,14 @@ func TestConfigValidate(t *testing.T) {
 func TestNewWatcherSharedRegisterer(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	for _, name := range []string{"zk-a", "zk-b"} {
-		w, err := NewWatcher(Config{Name: name, Servers: []string{"127.0.0.1:2181"}}, WithRegisterer(reg))
+		w, err := NewWatcher(Config{Name: name, Servers: []string{"127.0.0.1:2181"}}, registry.WithSourceRegisterer(reg))
 		if err != nil {
 			t.Fatalf("NewWatcher(%s): %v", name, err)
 		}
 		if w.Name() != name {
 			t.Errorf("Name() = %q, want %q", w.Name(), name)
 		}
-		w.metrics.Skipped.WithLabelValues(reasonMalformedURL).Inc()
+		w.base.Metrics.Skipped.WithLabelValues(reasonMalformedURL).Inc()
 	}
 	if n := metricValue(t, reg, "dubbomesh_registry_skipped_total", "source", "zk-b", "reason", reasonMalformedURL); n != 1 {
 		t.Errorf("skipped{source=zk-b} = %v, want 1", n)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
 )
 
 // The interfaces examples/provider serves.
@@ -45,7 +46,7 @@ func TestWatcherRealProvider(t *testing.T) {
 	for _, iface := range []string{greeterIface, echoIface} {
 		svc := rec.waitService(t, ifaceKey(iface), want, wantBoth)
 		for _, ep := range svc.Endpoints {
-			if ep.Port == uint32(both.Port()) && (ep.Weight != 30 || ep.Params[metaRevision] != "") {
+			if ep.Port == uint32(both.Port()) && (ep.Weight != 30 || ep.Params[resolver.MetaRevision] != "") {
 				t.Errorf("%s: collapsed endpoint %+v, want weight 30 from the interface-level URL", iface, ep)
 			}
 		}

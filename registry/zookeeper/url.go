@@ -2,9 +2,6 @@ package zookeeper
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 
 	"dubbo.apache.org/dubbo-go/v3/common"
 
@@ -16,12 +13,7 @@ import (
 // into endpoints (malformed, consumers, disabled providers).
 var ErrSkipped = errors.New("zookeeper: node skipped")
 
-func skip(reason string, format string, args ...any) error {
-	return endpoint.Skip(ErrSkipped, reason, format, args...)
-}
-
-// skipReason returns the metric reason of err.
-func skipReason(err error) string { return endpoint.Reason(err, reasonMalformedURL) }
+var skip = endpoint.Skipper(ErrSkipped)
 
 // parseProviderNode turns one child of /{root}/{iface}/providers (a
 // URL-encoded Dubbo URL) into an endpoint of iface. Errors wrap ErrSkipped.
@@ -40,13 +32,13 @@ func parseProviderNode(iface, node string) (ep registry.Endpoint, err error) {
 	if err != nil {
 		return registry.Endpoint{}, skip(reasonMalformedURL, "%w", err)
 	}
-	if u.Protocol == "" || strings.ContainsAny(u.Protocol, " \t\r\n/:") {
-		return registry.Endpoint{}, skip(reasonMalformedURL, "bad or missing protocol %q", u.Protocol)
+	if err := endpoint.CheckProtocol(u.Protocol); err != nil {
+		return registry.Endpoint{}, skip(reasonMalformedURL, "%w", err)
 	}
-	if u.Ip == "" {
-		return registry.Endpoint{}, skip(reasonMalformedURL, "missing host in %q", u.Location)
+	if err := endpoint.CheckHost(u.Ip); err != nil {
+		return registry.Endpoint{}, skip(reasonMalformedURL, "%w in %q", err, u.Location)
 	}
-	port, err := parsePort(u.Port)
+	port, err := endpoint.ParsePort(u.Port)
 	if err != nil {
 		return registry.Endpoint{}, skip(reasonMalformedURL, "%w", err)
 	}
@@ -85,17 +77,6 @@ func applyParams(ep *registry.Endpoint, params map[string]string) error {
 	if err := endpoint.Apply(ep, params, ErrSkipped); err != nil {
 		return err
 	}
-	ep.Weight = parseWeight(params[endpoint.ParamWeight])
+	ep.Weight = endpoint.Weight(endpoint.RegistryWeight{}, params[endpoint.ParamWeight])
 	return nil
-}
-
-// parseWeight applies the Dubbo weight rules (see endpoint.DubboWeight).
-func parseWeight(s string) uint32 { return endpoint.DubboWeight(s) }
-
-func parsePort(s string) (uint32, error) {
-	p, err := strconv.ParseUint(s, 10, 16)
-	if err != nil || p == 0 {
-		return 0, fmt.Errorf("bad port %q: want 1-65535", s)
-	}
-	return uint32(p), nil
 }

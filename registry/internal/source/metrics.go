@@ -1,4 +1,4 @@
-package sourcemetrics
+package source
 
 import (
 	"errors"
@@ -19,11 +19,11 @@ type Metrics struct {
 	MetadataCache prometheus.Gauge
 }
 
-// New returns the collectors of the source named source, registered with
+// NewMetrics returns the collectors of the source named source, registered with
 // reg unless reg is nil. A collector another source of the same process
 // registered first is shared. The error (unwrapped: the caller adds its
 // package prefix) joins every registration that failed.
-func New(source string, reg prometheus.Registerer) (*Metrics, error) {
+func NewMetrics(source string, reg prometheus.Registerer) (*Metrics, error) {
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dubbomesh_registry_events_total",
 		Help: "Registry events received, by type (watch events and session state changes).",
