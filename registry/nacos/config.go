@@ -166,8 +166,10 @@ func splitServer(s string) (string, uint64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	if p > 64535 {
-		return "", 0, fmt.Errorf("%q: port %d must be a number from 1 to 64535 (the gRPC port is port+1000)", s, p)
+	if p+1000 > 65535 {
+		// Not the port range (1-65535, as everywhere): Nacos 2.x clients
+		// talk gRPC on port+1000, which must be a port too.
+		return "", 0, fmt.Errorf("%q: Nacos 2.x clients talk gRPC on port+1000 = %d, beyond 65535: use an HTTP port up to 64535", s, p+1000)
 	}
 	return host, uint64(p), nil
 }

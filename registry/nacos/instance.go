@@ -99,50 +99,41 @@ func registryWeight(inst *model.Instance) endpoint.RegistryWeight {
 }
 
 // interfaceEndpoint turns one instance of an interface-level service into an
-// endpoint. Errors wrap ErrSkipped.
-func interfaceEndpoint(sn serviceName, inst *model.Instance) (registry.Endpoint, error) {
+// endpoint. Errors wrap ErrSkipped; bad is an *endpoint.ParamError for a
+// parameter the endpoint ignores.
+func interfaceEndpoint(sn serviceName, inst *model.Instance) (ep registry.Endpoint, bad, err error) {
 	if err := checkInstance(inst); err != nil {
-		return registry.Endpoint{}, err
+		return registry.Endpoint{}, nil, err
 	}
 	port, err := endpoint.CheckPort(inst.Port)
 	if err != nil {
-		return registry.Endpoint{}, skip(reasonMalformedInstance, "instance %s: %w", inst.Ip, err)
+		return registry.Endpoint{}, nil, skip(reasonMalformedInstance, "instance %s: %w", inst.Ip, err)
 	}
 	params := maps.Clone(inst.Metadata)
 	if params == nil {
 		params = map[string]string{}
 	}
-	if params[endpoint.ParamSide] == "consumer" {
-		return registry.Endpoint{}, skip(reasonConsumer, "side=consumer")
-	}
-	if c := params[endpoint.ParamCategory]; c != "" && c != "providers" {
-		return registry.Endpoint{}, skip(reasonConsumer, "category=%s", c)
+	if err := endpoint.CheckProvider(params, ErrSkipped); err != nil {
+		return registry.Endpoint{}, nil, err
 	}
 	if i := params[endpoint.ParamInterface]; i != "" && i != sn.iface {
-		return registry.Endpoint{}, skip(reasonInterfaceMismatch, "instance of interface %q under %q", i, sn.iface)
+		return registry.Endpoint{}, nil, skip(reasonInterfaceMismatch, "instance of interface %q under %q", i, sn.iface)
 	}
 	protocol := params[paramProtocol]
 	if protocol == "" {
 		protocol = registry.ProtocolDubbo
 	}
 	if err := endpoint.CheckProtocol(protocol); err != nil {
-		return registry.Endpoint{}, skip(reasonMalformedInstance, "%w", err)
+		return registry.Endpoint{}, nil, skip(reasonMalformedInstance, "%w", err)
 	}
-	ep := registry.Endpoint{Host: inst.Ip, Port: port, Protocol: protocol, Params: params}
-	if err := applyParams(&ep, params); err != nil {
-		return registry.Endpoint{}, err
+	ep = registry.Endpoint{Host: inst.Ip, Port: port, Protocol: protocol, Params: params}
+	if err := endpoint.Apply(&ep, params, ErrSkipped); err != nil {
+		return registry.Endpoint{}, nil, err
 	}
 	// The service name is authoritative for group and version.
 	ep.Group, ep.Version = sn.group, sn.version
-	ep.Weight = endpoint.Weight(registryWeight(inst), params[endpoint.ParamWeight])
-	return ep, nil
-}
-
-// applyParams fills the parameter-derived fields of ep and applies Dubbo's
-// enable rules (see endpoint.Apply). It returns a skip error for disabled
-// providers.
-func applyParams(ep *registry.Endpoint, params map[string]string) error {
-	return endpoint.Apply(ep, params, ErrSkipped)
+	bad = endpoint.ApplyWeight(&ep, params, registryWeight(inst))
+	return ep, bad, nil
 }
 
 // isDubbo reports whether metadata looks like a Dubbo registration: Nacos
@@ -157,27 +148,28 @@ func isDubbo(metadata map[string]string) bool {
 }
 
 // parseInstance parses one instance of the application-level service app.
-// Errors wrap ErrSkipped.
-func parseInstance(app string, inst *model.Instance) (*resolver.Instance, error) {
+// Errors wrap ErrSkipped; bad is an *endpoint.ParamError for metadata it
+// ignores.
+func parseInstance(app string, inst *model.Instance) (in *resolver.Instance, bad, err error) {
 	if err := checkInstance(inst); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !isDubbo(inst.Metadata) {
-		return nil, skip(reasonNotDubbo, "instance %s:%d of %q has no dubbo.* metadata", inst.Ip, inst.Port, app)
+		return nil, nil, skip(reasonNotDubbo, "instance %s:%d of %q has no dubbo.* metadata", inst.Ip, inst.Port, app)
 	}
 	id := net.JoinHostPort(inst.Ip, strconv.FormatUint(inst.Port, 10))
 	var port uint32
 	if inst.Port != 0 {
 		p, err := endpoint.CheckPort(inst.Port)
 		if err != nil {
-			return nil, skip(reasonMalformedInstance, "instance %s of %q: %w", id, app, err)
+			return nil, nil, skip(reasonMalformedInstance, "instance %s of %q: %w", id, app, err)
 		}
 		port = p
 	}
-	in, err := resolver.NewInstance(id, app, inst.Ip, port, "", maps.Clone(inst.Metadata))
+	in, bad, err = resolver.NewInstance(id, app, inst.Ip, port, "", maps.Clone(inst.Metadata))
 	if err != nil {
-		return nil, skip(reasonMalformedInstance, "instance %s of %q: %w", id, app, err)
+		return nil, nil, skip(reasonMalformedInstance, "instance %s of %q: %w", id, app, err)
 	}
 	in.Weight = registryWeight(inst)
-	return in, nil
+	return in, bad, nil
 }

@@ -106,11 +106,12 @@ func (r *run) apply(k subKey, sn serviceName, insts []model.Instance) {
 	case nameInterface:
 		var eps []registry.Endpoint
 		for i := range insts {
-			ep, err := interfaceEndpoint(sn, &insts[i])
+			ep, bad, err := interfaceEndpoint(sn, &insts[i])
 			if err != nil {
 				r.w.base.Skipped(err, reasonMalformedInstance, "service", k.String(), "instance", insts[i].InstanceId)
 				continue
 			}
+			r.w.base.InvalidParam(bad, "service", k.String(), "instance", insts[i].InstanceId)
 			eps = append(eps, ep)
 		}
 		per := r.ifaces[sn.iface]
@@ -133,11 +134,12 @@ func (r *run) apply(k subKey, sn serviceName, insts []model.Instance) {
 	case nameApplication:
 		ins := make([]*resolver.Instance, 0, len(insts))
 		for i := range insts {
-			in, err := parseInstance(sn.app, &insts[i])
+			in, bad, err := parseInstance(sn.app, &insts[i])
 			if err != nil {
 				r.w.base.Skipped(err, reasonMalformedInstance, "service", k.String(), "instance", insts[i].InstanceId)
 				continue
 			}
+			r.w.base.InvalidParam(bad, "service", k.String(), "instance", insts[i].InstanceId)
 			ins = append(ins, in)
 		}
 		r.res.Set(resolver.AppKey{Namespace: k.ns, Group: k.group, Name: sn.app}, ins)

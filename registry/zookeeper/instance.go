@@ -22,15 +22,15 @@ type curatorInstance struct {
 }
 
 // parseInstance parses the data of /services/{app}/{id}. Errors wrap
-// ErrSkipped.
-func parseInstance(app, id string, data []byte) (*resolver.Instance, error) {
+// ErrSkipped; bad is an *endpoint.ParamError for metadata it ignores.
+func parseInstance(app, id string, data []byte) (in *resolver.Instance, bad, err error) {
 	var ci curatorInstance
 	if err := json.Unmarshal(data, &ci); err != nil {
-		return nil, skip(reasonMalformedInstance, "instance %s/%s: %w", app, id, err)
+		return nil, nil, skip(reasonMalformedInstance, "instance %s/%s: %w", app, id, err)
 	}
 	port, err := endpoint.JSONPort(ci.Port)
 	if err != nil {
-		return nil, skip(reasonMalformedInstance, "instance %s/%s: %w", app, id, err)
+		return nil, nil, skip(reasonMalformedInstance, "instance %s/%s: %w", app, id, err)
 	}
 	metadata := map[string]string{}
 	if ci.Payload != nil {
@@ -47,9 +47,9 @@ func parseInstance(app, id string, data []byte) (*resolver.Instance, error) {
 			}
 		}
 	}
-	in, err := resolver.NewInstance(id, app, ci.Address, port, ci.Tag, metadata)
+	in, bad, err = resolver.NewInstance(id, app, ci.Address, port, ci.Tag, metadata)
 	if err != nil {
-		return nil, skip(reasonMalformedInstance, "instance %s/%s: %w", app, id, err)
+		return nil, nil, skip(reasonMalformedInstance, "instance %s/%s: %w", app, id, err)
 	}
-	return in, nil
+	return in, bad, nil
 }

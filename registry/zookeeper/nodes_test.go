@@ -23,16 +23,17 @@ func TestRelist(t *testing.T) {
 	a, b := node("timestamp=1&weight=20"), node("timestamp=2&weight=10")
 	other := providerURL("tri://10.0.0.0:20000/org.Foo?weight=30")
 	consumer := providerURL("tri://10.0.0.9:20000/org.Foo?side=consumer")
+	heavy := providerURL("tri://10.0.0.5:20000/org.Foo?weight=abc")
 	if a > b {
 		t.Fatalf("test setup: %q sorts after %q", a, b)
 	}
 
-	nodes, changed := r.relist(iface, ifaceNodes{}, []string{b, consumer, a, other})
+	nodes, changed := r.relist(iface, ifaceNodes{}, []string{b, consumer, heavy, a, other})
 	if !changed {
 		t.Fatal("first listing: not changed")
 	}
 	got := buildFrom(nodes.eps)
-	want := []uint32{30, 20} // 10.0.0.0 first (by ID), then the first node by name of 10.0.0.1
+	want := []uint32{30, 20, 100} // 10.0.0.0 first (by ID), then the first node by name of 10.0.0.1; weight=abc: the default
 	if diff := cmp.Diff(want, weights(got)); diff != "" {
 		t.Errorf("weights (-want +got):\n%s", diff)
 	}
@@ -40,16 +41,19 @@ func TestRelist(t *testing.T) {
 		t.Errorf("skipped consumers = %v, want 1", n)
 	}
 
-	if _, changed := r.relist(iface, nodes, []string{other, a, consumer, b}); changed {
+	if n := testutil.ToFloat64(w.base.Metrics.InvalidParams.WithLabelValues("weight")); n != 1 {
+		t.Errorf("invalid weight params = %v, want 1", n)
+	}
+	if _, changed := r.relist(iface, nodes, []string{other, a, heavy, consumer, b}); changed {
 		t.Error("same nodes listed again: changed")
 	}
 
 	// a goes: b's endpoint takes over; the others are not parsed again.
-	next, changed := r.relist(iface, nodes, []string{b, consumer, other})
+	next, changed := r.relist(iface, nodes, []string{b, consumer, heavy, other})
 	if !changed {
 		t.Fatal("a removed: not changed")
 	}
-	if diff := cmp.Diff([]uint32{30, 10}, weights(buildFrom(next.eps))); diff != "" {
+	if diff := cmp.Diff([]uint32{30, 10, 100}, weights(buildFrom(next.eps))); diff != "" {
 		t.Errorf("weights after removing a (-want +got):\n%s", diff)
 	}
 	if unsafe.StringData(next.eps[0].Host) != unsafe.StringData(nodes.eps[0].Host) || !sameParams(next.eps[0], nodes.eps[0]) {
@@ -57,6 +61,9 @@ func TestRelist(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(w.base.Metrics.Skipped.WithLabelValues(reasonConsumer)); n != 1 {
 		t.Errorf("skipped consumers after relisting = %v, want 1 (counted once)", n)
+	}
+	if n := testutil.ToFloat64(w.base.Metrics.InvalidParams.WithLabelValues("weight")); n != 1 {
+		t.Errorf("invalid weight params after relisting = %v, want 1 (counted once)", n)
 	}
 }
 

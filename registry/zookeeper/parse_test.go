@@ -2,7 +2,6 @@ package zookeeper
 
 import (
 	"errors"
-	"math"
 	"net/url"
 	"strings"
 	"testing"
@@ -27,6 +26,7 @@ func TestParseProviderNode(t *testing.T) {
 		node       string
 		want       registry.Endpoint
 		wantReason string // non-empty: skipped for this reason
+		badParam   bool   // a parameter is ignored (logged and counted)
 	}{{
 		name: "triple provider",
 		node: providerURL("tri://127.0.0.1:20000/org.Foo?application=app&version=1.0.0&group=g1&interface=org.Foo&side=provider&weight=50&loadbalance=roundrobin&dubbo.tag=gray&timestamp=1"),
@@ -64,6 +64,17 @@ func TestParseProviderNode(t *testing.T) {
 		name: "ipv6 host",
 		node: providerURL("tri://[::1]:3/org.Foo"),
 		want: registry.Endpoint{Host: "::1", Port: 3, Protocol: "tri", Weight: registry.DefaultWeight, Params: map[string]string{}},
+	}, {
+		name: "unparsable weight: the default, reported",
+		node: providerURL("tri://127.0.0.1:4/org.Foo?weight=abc"),
+		want: registry.Endpoint{Host: "127.0.0.1", Port: 4, Protocol: "tri", Weight: registry.DefaultWeight,
+			Params: map[string]string{"weight": "abc"}},
+		badParam: true,
+	}, {
+		name: "weight beyond the maximum",
+		node: providerURL("tri://127.0.0.1:5/org.Foo?weight=99999999999"),
+		want: registry.Endpoint{Host: "127.0.0.1", Port: 5, Protocol: "tri", Weight: endpoint.MaxWeight,
+			Params: map[string]string{"weight": "99999999999"}},
 	}, {
 		name:       "consumer",
 		node:       providerURL("consumer://127.0.0.1:0/org.Foo?side=consumer"),
@@ -115,7 +126,7 @@ func TestParseProviderNode(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProviderNode(iface, tt.node)
+			got, bad, err := parseProviderNode(iface, tt.node)
 			if tt.wantReason != "" {
 				if !errors.Is(err, ErrSkipped) {
 					t.Fatalf("parseProviderNode(%q) = %+v, %v; want an ErrSkipped error", tt.node, got, err)
@@ -128,33 +139,13 @@ func TestParseProviderNode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseProviderNode(%q): %v", tt.node, err)
 			}
+			if (bad != nil) != tt.badParam {
+				t.Errorf("parseProviderNode(%q) ignored parameter %v, want one: %v", tt.node, bad, tt.badParam)
+			}
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("parseProviderNode(%q) mismatch (-want +got):\n%s", tt.node, diff)
 			}
 		})
-	}
-}
-
-func TestParseWeight(t *testing.T) {
-	tests := []struct {
-		in   string
-		want uint32
-	}{
-		{"", registry.DefaultWeight},
-		{"0", registry.DefaultWeight}, // dubbo-go writes weight=0
-		{"-5", registry.DefaultWeight},
-		{"abc", registry.DefaultWeight},
-		{"1", 1},
-		{" 250 ", 250},
-		{"42.7", 42},
-		{"NaN", registry.DefaultWeight},
-		{"1e30", math.MaxUint32},
-		{"99999999999", math.MaxUint32},
-	}
-	for _, tt := range tests {
-		if got := endpoint.DubboWeight(tt.in); got != tt.want {
-			t.Errorf("DubboWeight(%q) = %d, want %d", tt.in, got, tt.want)
-		}
 	}
 }
 
@@ -171,7 +162,7 @@ func FuzzParseProviderNode(f *testing.F) {
 		f.Add("org.Foo", s)
 	}
 	f.Fuzz(func(t *testing.T, iface, node string) {
-		ep, err := parseProviderNode(iface, node)
+		ep, _, err := parseProviderNode(iface, node)
 		if err != nil {
 			if !errors.Is(err, ErrSkipped) {
 				t.Fatalf("error %v does not wrap ErrSkipped", err)
@@ -208,7 +199,7 @@ func TestParseInstance(t *testing.T) {
 		name: "java curator with extra fields and string port",
 		data: `{"name":"greeter","id":"x","address":"10.0.0.1","port":"20880","sslPort":null,"serviceType":"DYNAMIC","uriSpec":null,"payload":{"metadata":{"dubbo.metadata.revision":"r1","weight":7,"dubbo.tag":"gray"}}}`,
 		want: &resolver.Instance{
-			ID: "10.0.0.1:20880", App: app, Host: "10.0.0.1", Port: 20880, Tag: "gray",
+			ID: "10.0.0.1:20880", App: app, Host: "10.0.0.1", Port: 20880, Tag: "gray", DubboWeight: 7,
 			Metadata: map[string]string{"dubbo.metadata.revision": "r1", "weight": "7", "dubbo.tag": "gray"},
 		},
 	}, {
@@ -238,7 +229,7 @@ func TestParseInstance(t *testing.T) {
 			if tt.want != nil {
 				id = tt.want.ID
 			}
-			got, err := parseInstance(app, id, []byte(tt.data))
+			got, _, err := parseInstance(app, id, []byte(tt.data))
 			if tt.wantReason != "" {
 				if !errors.Is(err, ErrSkipped) || skipReason(err) != tt.wantReason {
 					t.Fatalf("parseInstance = %+v, %v; want skip %q", got, err, tt.wantReason)
@@ -261,7 +252,7 @@ func FuzzParseInstance(f *testing.F) {
 	f.Add(`{"address":"h","payload":{"metadata":{"dubbo.endpoints":"[{\"port\":\"3\",\"protocol\":\"dubbo\"}]"}}}`)
 	f.Add(`null`)
 	f.Fuzz(func(t *testing.T, data string) {
-		in, err := parseInstance("app", "id", []byte(data))
+		in, _, err := parseInstance("app", "id", []byte(data))
 		if err != nil {
 			if !errors.Is(err, ErrSkipped) {
 				t.Fatalf("error %v does not wrap ErrSkipped", err)
@@ -273,7 +264,7 @@ func FuzzParseInstance(f *testing.F) {
 		}
 		// Deriving endpoints must not panic either.
 		in.ApplicationEndpoints()
-		in.ServiceEndpoints(&resolver.Service{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"weight": data}})
+		in.ServiceEndpoints(&resolver.Service{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"weight": data}, Weight: in.DubboWeight})
 	})
 }
 
@@ -297,7 +288,7 @@ func TestInstanceEndpoints(t *testing.T) {
 		}},
 	}, {
 		name: "unknown protocol falls back to the instance port",
-		si:   resolver.Service{Name: "org.Foo", Protocol: "grpc", Params: map[string]string{"weight": "30"}},
+		si:   resolver.Service{Name: "org.Foo", Protocol: "grpc", Params: map[string]string{"weight": "30"}, Weight: 30},
 		want: []registry.Endpoint{{
 			Host: "127.0.0.1", Port: 20000, Protocol: "grpc", Application: "app", Tag: "gray", Weight: 30,
 			Params: map[string]string{"weight": "30", resolver.MetaRevision: "r1"},

@@ -213,11 +213,12 @@ func (r *run) relist(iface string, old ifaceNodes, kids []string) (ifaceNodes, b
 			}
 			continue
 		}
-		ep, err := parseProviderNode(iface, name)
+		ep, bad, err := parseProviderNode(iface, name)
 		if err != nil {
 			r.w.base.Skipped(err, reasonMalformedURL, "interface", iface, "node", name)
 			continue
 		}
+		r.w.base.InvalidParam(bad, "interface", iface, "node", name)
 		if params == nil {
 			params = &endpoint.ParamsSet{}
 			for i := range old.eps {
@@ -338,10 +339,11 @@ func (r *run) readInstance(ctx context.Context, app, id string) error {
 		return nil
 	}
 	insts[id] = b
-	in, err := parseInstance(app, id, b)
+	in, bad, err := parseInstance(app, id, b)
 	if err != nil {
 		r.w.base.Skipped(err, reasonMalformedInstance, "app", app, "instance", id)
 	}
+	r.w.base.InvalidParam(bad, "app", app, "instance", id)
 	r.res.SetInstance(appKey(app), id, in) // nil if malformed
 	return nil
 }

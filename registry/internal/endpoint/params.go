@@ -45,3 +45,15 @@ func Apply(ep *registry.Endpoint, params map[string]string, skipped error) error
 	ep.LoadBalance = params[ParamLoadBalance]
 	return nil
 }
+
+// CheckProvider skips what is not a provider's registration: side=consumer,
+// or a category other than providers (routers, configurators, consumers).
+func CheckProvider(params map[string]string, skipped error) error {
+	if params[ParamSide] == "consumer" {
+		return Skip(skipped, ReasonConsumer, "side=consumer")
+	}
+	if c := params[ParamCategory]; c != "" && c != "providers" {
+		return Skip(skipped, ReasonConsumer, "category=%s", c)
+	}
+	return nil
+}

@@ -33,18 +33,22 @@ type Instance struct {
 	Endpoints []endpoint.ProtocolPort
 	// Weight is the registry's own weight of the instance (Nacos), if any.
 	Weight endpoint.RegistryWeight
+	// DubboWeight is the parsed "weight" metadata (0: none), the Dubbo
+	// weight of its application-level endpoints.
+	DubboWeight uint32
 }
 
 // NewInstance builds the instance id of app at host:port from its
 // metadata (taken over by the instance): the tag falls back to the
-// dubbo.tag metadata, and dubbo.endpoints is parsed. It fails if
-// dubbo.endpoints is malformed or the instance has neither a port nor
-// dubbo.endpoints; the caller wraps the error in its skip error.
-func NewInstance(id, app, host string, port uint32, tag string, metadata map[string]string) (*Instance, error) {
+// dubbo.tag metadata, dubbo.endpoints and the weight are parsed. It fails
+// if the host or dubbo.endpoints is malformed, or the instance has neither
+// a port nor dubbo.endpoints; the caller wraps the error in its skip
+// error. bad is an *endpoint.ParamError for a weight it ignored.
+func NewInstance(id, app, host string, port uint32, tag string, metadata map[string]string) (in *Instance, bad, err error) {
 	if err := endpoint.CheckHost(host); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	in := &Instance{ID: id, App: app, Host: host, Port: port, Tag: tag, Metadata: metadata}
+	in = &Instance{ID: id, App: app, Host: host, Port: port, Tag: tag, Metadata: metadata}
 	if in.Metadata == nil {
 		in.Metadata = map[string]string{}
 	}
@@ -54,14 +58,15 @@ func NewInstance(id, app, host string, port uint32, tag string, metadata map[str
 	if raw := in.Metadata[MetaEndpoints]; raw != "" {
 		eps, err := endpoint.ParseEndpoints(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", MetaEndpoints, err)
+			return nil, nil, fmt.Errorf("%s: %w", MetaEndpoints, err)
 		}
 		in.Endpoints = eps
 	}
 	if in.Port == 0 && len(in.Endpoints) == 0 {
-		return nil, fmt.Errorf("neither a port nor %s", MetaEndpoints)
+		return nil, nil, fmt.Errorf("neither a port nor %s", MetaEndpoints)
 	}
-	return in, nil
+	in.DubboWeight, bad = endpoint.ParseWeight(in.Metadata[endpoint.ParamWeight])
+	return in, bad, nil
 }
 
 // Revision returns the metadata revision the instance announces.
@@ -115,7 +120,7 @@ func (in *Instance) ServiceEndpoints(si *Service) []registry.Endpoint {
 		}
 		// The service's own group and version are authoritative.
 		ep.Group, ep.Version = si.Group, si.Version
-		ep.Weight = endpoint.Weight(in.Weight, params[endpoint.ParamWeight])
+		ep.Weight = endpoint.Weight(in.Weight, si.Weight)
 		if ep.Application == "" {
 			ep.Application = in.App
 		}
@@ -135,7 +140,7 @@ func (in *Instance) ApplicationEndpoints() []registry.Endpoint {
 		Host:        in.Host,
 		Application: in.App,
 		Tag:         in.Tag,
-		Weight:      endpoint.Weight(in.Weight, in.Metadata[endpoint.ParamWeight]),
+		Weight:      endpoint.Weight(in.Weight, in.DubboWeight),
 		Params:      maps.Clone(in.Metadata),
 	}
 	if len(in.Endpoints) == 0 {

@@ -93,6 +93,7 @@ type result struct {
 	key      MetaKey
 	storage  string
 	services []Service
+	bad      []error // parameters ignored
 	err      error
 }
 
@@ -235,7 +236,7 @@ func (r *Resolver) fetch(ctx context.Context, req request) result {
 		res.err = fmt.Errorf("%w: app %s revision %s from %s: %w", ErrMetadata, key.App, key.Revision, req.in.ID, err)
 		return res
 	}
-	res.services = Services(mi)
+	res.services, res.bad = Services(mi)
 	return res
 }
 
@@ -380,6 +381,9 @@ func (r *Resolver) record(res result) {
 	}
 	r.cfg.Log.Debug("application metadata resolved", "app", res.key.App, "revision", res.key.Revision,
 		"services", len(res.services))
+	for _, err := range res.bad {
+		r.cfg.Metrics.InvalidParam(r.cfg.Log, err, "app", res.key.App, "revision", res.key.Revision)
+	}
 	if r.cfg.Resolved != nil {
 		r.cfg.Resolved(res.key, res.services)
 	}

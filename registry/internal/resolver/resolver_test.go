@@ -142,7 +142,7 @@ func (h *harness) addrs(k registry.ServiceKey) []string {
 }
 
 func inst(app, host, revision string) *Instance {
-	in, err := NewInstance(host+":20000", app, host, 20000, "", map[string]string{MetaRevision: revision})
+	in, _, err := NewInstance(host+":20000", app, host, 20000, "", map[string]string{MetaRevision: revision})
 	if err != nil {
 		panic(err)
 	}
@@ -413,7 +413,7 @@ func TestNewInstance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NewInstance("id", "a", tt.host, tt.port, "", tt.meta)
+			got, _, err := NewInstance("id", "a", tt.host, tt.port, "", tt.meta)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("NewInstance error = %v, want error %v", err, tt.wantErr)
 			}
@@ -421,5 +421,40 @@ func TestNewInstance(t *testing.T) {
 				t.Errorf("NewInstance (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestResolverCountsIgnoredParams: a MetadataInfo service whose weight is
+// not a number yields endpoints of the default weight, and the parameter
+// is counted once per revision, not once per recompute.
+func TestResolverCountsIgnoredParams(t *testing.T) {
+	h := newHarness(t, 0)
+	h.r.cfg.FetchRPC = func(_ context.Context, revision string, in *Instance) (*info.MetadataInfo, error) {
+		return info.NewMetadataInfoWithParams(in.App, revision, map[string]*info.ServiceInfo{
+			"org.heavy:tri": {Name: "org.heavy", Protocol: "tri", Params: map[string]string{"weight": "abc"}},
+			"org.light:tri": {Name: "org.light", Protocol: "tri", Params: map[string]string{"weight": "7"}},
+		}), nil
+	}
+	app := AppKey{Name: "heavy"}
+	h.r.Set(app, []*Instance{inst("heavy", "10.0.0.1", "r1")})
+	h.results(1)
+	h.flush()
+	h.r.Set(app, []*Instance{inst("heavy", "10.0.0.1", "r1"), inst("heavy", "10.0.0.2", "r1")})
+	h.flush()
+	weights := func(k registry.ServiceKey) []uint32 {
+		var out []uint32
+		for _, ep := range h.r.Contribution(app, k) {
+			out = append(out, ep.Weight)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]uint32{registry.DefaultWeight, registry.DefaultWeight}, weights(iface("org.heavy"))); diff != "" {
+		t.Errorf("org.heavy weights (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]uint32{7, 7}, weights(iface("org.light"))); diff != "" {
+		t.Errorf("org.light weights (-want +got):\n%s", diff)
+	}
+	if got := testutil.ToFloat64(h.m.InvalidParams.WithLabelValues("weight")); got != 1 {
+		t.Errorf("invalid_params{weight} = %v, want 1", got)
 	}
 }

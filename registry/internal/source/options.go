@@ -90,6 +90,10 @@ func (b *Base) Skipped(err error, fallback string, attrs ...any) {
 	b.Log.Warn("registry entry skipped", attrs...)
 }
 
+// InvalidParam logs and counts a provider parameter that could not be
+// parsed (see Metrics.InvalidParam).
+func (b *Base) InvalidParam(err error, attrs ...any) { b.Metrics.InvalidParam(b.Log, err, attrs...) }
+
 // CheckConfig checks what every source's configuration has: a name
 // without surrounding spaces and at least one server address host[:port]
 // (defaultPort when the port is missing). kind ("ZooKeeper", "Nacos")
