@@ -13,7 +13,7 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	dubboregistry "dubbo.apache.org/dubbo-go/v3/registry"
 
-	"github.com/dubbomesh/dubbomesh/registry/metadata"
+	"github.com/dubbomesh/dubbomesh/registry/internal/metadata"
 
 	// A MetadataService exported on Triple is called through dubbo-go.
 	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple"
@@ -23,7 +23,7 @@ import (
 // MetadataInfo of revision, described by the
 // dubbo.metadata-service.url-params of its registration. The dubbo protocol
 // (what dubbo-go and Java Dubbo export by default) goes through
-// registry/metadata, which honours ctx and holds no connection
+// registry/internal/metadata, which honours ctx and holds no connection
 // afterwards; Triple MetadataServices go through dubbo-go's own client,
 // which cannot be cancelled (it times out on its own).
 func FetchFromMetadataService(ctx context.Context, revision string, in *Instance) (*info.MetadataInfo, error) {
