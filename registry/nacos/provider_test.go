@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
@@ -82,8 +83,12 @@ func TestWatcherNacosRestart(t *testing.T) {
 	srv := testenv.StartNacos(t)
 	p := testenv.StartProvider(t, testenv.ProviderConfig{Registry: "nacos://" + srv.Addr(), Application: "restart-app", Register: "interface"})
 	want := fmt.Sprintf("127.0.0.1:%d/tri", p.Port())
+	// The watcher's clock runs 50 times faster than real time (health
+	// checks, listings); the resync grace lasts until the test ends it.
+	clk := testingclock.NewFakeClock(time.Now())
 	rec, reg := startWatcher(t, Config{Name: "nacos", Servers: []string{srv.Addr()},
-		ServiceListInterval: 500 * time.Millisecond, ResyncGrace: 5 * time.Second})
+		ServiceListInterval: 10 * time.Second, ResyncGrace: time.Hour}, registry.WithSourceClock(clk))
+	driveClock(t, clk, 250*time.Millisecond)
 	rec.waitService(t, ifaceKey(greeterIface), want)
 	_, from := rec.updates(0)
 
@@ -106,7 +111,7 @@ func TestWatcherNacosRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(6 * time.Second) // past the resync grace
+	clk.Step(time.Hour) // past the resync grace: removals go through again
 	rec.waitService(t, ifaceKey(greeterIface), want)
 	ups, _ := rec.updates(from)
 	for _, u := range ups {
@@ -121,7 +126,8 @@ func TestWatcherNacosRestart(t *testing.T) {
 		t.Errorf("statuses = %v, want [false true]", statuses)
 	}
 
-	// Deregistration after the restart still works.
+	// Deregistration after the restart works (and would be held back if
+	// the grace had not ended).
 	p.Stop(t)
 	rec.waitService(t, ifaceKey(greeterIface))
 }

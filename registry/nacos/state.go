@@ -49,17 +49,12 @@ type run struct {
 }
 
 func newRun(w *Watcher, cls []*nsClients, sink registry.Sink) *run {
-	stopped := func() clock.Timer {
-		t := w.base.Clock.NewTimer(time.Hour)
-		t.Stop()
-		return t
-	}
 	r := &run{
 		w: w, clients: cls, sink: sink,
 		pushes:         &pushes{pending: map[subKey][]model.Instance{}, notify: make(chan struct{}, 1)},
 		mappingChanged: make(chan struct{}, 1),
-		listTimer:      stopped(),
-		graceTimer:     stopped(),
+		listTimer:      source.StoppedTimer(w.base.Clock),
+		graceTimer:     source.StoppedTimer(w.base.Clock),
 		subs:           map[subKey]*subscription{},
 		badNames:       map[subKey]bool{},
 		mappings:       map[subKey]bool{},

@@ -166,7 +166,7 @@ func (r *run) loop(ctx context.Context) {
 			}
 		case <-r.mappingChanged:
 			r.w.base.Metrics.Events.WithLabelValues("mapping_changed").Inc()
-			r.listTimer.Reset(mappingDelay)
+			source.ResetTimer(r.listTimer, mappingDelay)
 		case <-r.res.Results():
 			r.res.HandleResults()
 		case <-r.listTimer.C():
@@ -204,7 +204,7 @@ func (r *run) checkHealth(ctx context.Context) {
 		r.w.base.Log.Info("registry connection re-established; resyncing", "resync_grace", r.w.cfg.ResyncGrace)
 		if r.w.cfg.ResyncGrace > 0 {
 			r.graceUntil = r.w.base.Clock.Now().Add(r.w.cfg.ResyncGrace)
-			r.graceTimer.Reset(r.w.cfg.ResyncGrace)
+			source.ResetTimer(r.graceTimer, r.w.cfg.ResyncGrace)
 		}
 		registry.ReportStatus(r.sink, r.w.cfg.Name, true)
 	} else {
@@ -229,7 +229,7 @@ func (r *run) list(ctx context.Context) {
 			names, err := r.listGroup(c, g)
 			if err != nil {
 				r.w.base.Log.Warn("service listing failed; retrying", "namespace", cmpOr(c.ns, publicNamespace), "group", g, "error", err)
-				r.listTimer.Reset(listRetry)
+				source.ResetTimer(r.listTimer, listRetry)
 				return
 			}
 			for _, name := range names {
@@ -249,7 +249,7 @@ func (r *run) list(ctx context.Context) {
 			return // stopping
 		}
 		r.w.base.Log.Warn("subscribe failed; retrying", "error", err)
-		r.listTimer.Reset(listRetry)
+		source.ResetTimer(r.listTimer, listRetry)
 		return
 	}
 	for k, s := range r.subs {
@@ -272,7 +272,7 @@ func (r *run) list(ctx context.Context) {
 		r.listed = true
 		r.w.base.Log.Debug("registry listed", "services", len(r.subs), "took", r.w.base.Clock.Since(start))
 	}
-	r.listTimer.Reset(r.w.cfg.ServiceListInterval)
+	source.ResetTimer(r.listTimer, r.w.cfg.ServiceListInterval)
 }
 
 // listGroup pages through the service names of one group.

@@ -12,11 +12,11 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
-	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
 
 // fakeMetadata stands in for the instances' MetadataService: it serves
@@ -78,10 +78,14 @@ func TestWatcherApplicationLevel(t *testing.T) {
 	}
 	registerInstance(t, conn, "broken", "127.0.0.1:31000", instanceJSON("broken", "127.0.0.1", 31000, "b1", "local"))
 
-	w, _ := newTestWatcher(t, Config{Name: "zk", Servers: []string{zkSrv.Addr()}, MetadataTimeout: 2 * time.Second})
-	w.base.Retry = source.Backoff{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond}
+	// The default retry schedule (1 s, doubling to 1 min) on a clock that
+	// runs a minute every few milliseconds.
+	clk := testingclock.NewFakeClock(time.Now())
+	w, _ := newTestWatcher(t, Config{Name: "zk", Servers: []string{zkSrv.Addr()}, MetadataTimeout: 2 * time.Second},
+		registry.WithSourceClock(clk))
 	w.fetchRPC = meta.fetch
 	rec := runWatcher(t, w)
+	driveClock(t, clk, time.Minute)
 
 	shop := ifaceKey("org.shop")
 	rec.waitFor(t, "first sync with metadata", func(state map[registry.ServiceKey]registry.Service, synced bool) bool {

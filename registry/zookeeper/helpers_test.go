@@ -18,6 +18,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
@@ -375,3 +376,30 @@ func (p *proxy) setCut(cut bool) {
 
 // skipReason returns the metric reason of err.
 func skipReason(err error) string { return endpoint.Reason(err, reasonMalformedURL) }
+
+// driveClock makes clk run: every few milliseconds of real time it moves
+// by step, until the test ends. Waits stay bounded by real time
+// (waitTimeout); what the watcher schedules (retries, re-listings, resync
+// grace) happens in order, only sooner.
+func driveClock(t *testing.T, clk *testingclock.FakeClock, step time.Duration) {
+	t.Helper()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				clk.Step(step)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+	})
+}

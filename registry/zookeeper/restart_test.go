@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
 )
@@ -94,11 +96,20 @@ func TestWatcherSessionExpiry(t *testing.T) {
 	rec.waitService(t, bar, "127.0.0.1:20002/tri")
 	_, mark := rec.updates(0)
 
+	// A probe session through the proxy, cut off with the watcher, with a
+	// longer timeout (8 s against 4 s: more than the ping interval and the
+	// server's 2 s expiry rounding apart): once the server has expired it,
+	// it has expired the watcher's session too.
+	probe := connect(t, px.Addr(), 8*time.Second)
+	const probeNode = "/expiry-probe" // outside what the watcher reads
+	if _, err := probe.Create(probeNode, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
 	px.setCut(true)
 	waitMetric(t, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "zk")
 	remove(t, conn, gone) // missed by the cut-off watcher
 	register(t, conn, "dubbo", "org.Baz", "tri://127.0.0.1:20003/org.Baz")
-	time.Sleep(8 * time.Second) // > session timeout: the server expires the session
+	waitGone(t, conn, probeNode)
 	if ups, _ := rec.updates(mark); len(ups) != 0 {
 		t.Fatalf("updates while disconnected: %v, want none", ups)
 	}
@@ -118,4 +129,24 @@ func TestWatcherSessionExpiry(t *testing.T) {
 	// Watches were re-armed in the new session.
 	register(t, conn, "dubbo", "org.Bar", "tri://127.0.0.1:20004/org.Bar")
 	rec.waitService(t, bar, "127.0.0.1:20002/tri", "127.0.0.1:20004/tri")
+}
+
+// waitGone waits until the node p does not exist (an ephemeral node whose
+// session the server expired).
+func waitGone(t *testing.T, conn *zk.Conn, p string) {
+	t.Helper()
+	for deadline := time.Now().Add(waitTimeout); ; {
+		ok, _, ch, err := conn.ExistsW(p)
+		if err != nil {
+			t.Fatalf("exists %s: %v", p, err)
+		}
+		if !ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("%s still exists after %v", p, waitTimeout)
+		}
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
@@ -101,7 +100,7 @@ type run struct {
 func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run {
 	r := &run{
 		w: w, conn: conn, tracker: tr, sink: sink,
-		resyncTimer: w.base.Clock.NewTimer(time.Hour),
+		resyncTimer: source.StoppedTimer(w.base.Clock),
 		armed:       map[watchKey]target{},
 		prefetched:  map[string]childrenResult{},
 		ifaces:      map[string]ifaceNodes{},
@@ -110,7 +109,6 @@ func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run
 		out:         source.NewReported(w.cfg.Name, sink, w.base.Metrics.Updates, w.base.Log),
 		dirty:       map[registry.ServiceKey]struct{}{},
 	}
-	r.resyncTimer.Stop()
 	r.res = resolver.New(resolver.Config{
 		Timeout: w.cfg.MetadataTimeout,
 		Retry:   w.base.Retry,

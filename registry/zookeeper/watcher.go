@@ -390,7 +390,7 @@ func (r *run) resync(ctx context.Context) {
 	}
 	if err != nil {
 		r.w.base.Log.Warn("registry listing incomplete; retrying", "error", err)
-		r.resyncTimer.Reset(resyncRetry)
+		source.ResetTimer(r.resyncTimer, resyncRetry)
 		return
 	}
 	r.listedGen = gen
@@ -430,7 +430,7 @@ func (r *run) onWatch(ctx context.Context, f watchFired) {
 	}
 	if err != nil {
 		r.w.base.Log.Warn("registry read failed; will re-list", "path", f.key.path, "error", err)
-		r.resyncTimer.Reset(resyncRetry)
+		source.ResetTimer(r.resyncTimer, resyncRetry)
 	}
 }
 

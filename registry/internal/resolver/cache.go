@@ -90,7 +90,7 @@ func armRetry[K comparable](t clock.Timer, now time.Time, entries map[K]*entry) 
 			next = e.nextRetry
 		}
 	}
-	t.Stop()
+	source.StopTimer(t)
 	if !next.IsZero() {
 		t.Reset(max(next.Sub(now), 0))
 	}

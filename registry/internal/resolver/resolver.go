@@ -144,11 +144,10 @@ func New(cfg Config) *Resolver {
 		contrib:  newContributions(),
 		dirty:    map[AppKey]struct{}{},
 		initial:  map[MetaKey]struct{}{},
-		retry:    cfg.Clock.NewTimer(time.Hour),
+		retry:    source.StoppedTimer(cfg.Clock),
 		queued:   make(chan struct{}, 1),
 		finished: make(chan struct{}, 1),
 	}
-	r.retry.Stop()
 	return r
 }
 
