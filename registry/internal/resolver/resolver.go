@@ -169,7 +169,6 @@ func (r *Resolver) Run(ctx context.Context) error {
 	}
 	workers.Wait()
 	r.running.Wait()
-	r.retry.Stop()
 	return nil
 }
 
