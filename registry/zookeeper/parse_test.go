@@ -13,6 +13,7 @@ import (
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // providerURL returns a provider node name the way Dubbo writes it: the
@@ -364,7 +365,7 @@ func TestNewWatcherSharedRegisterer(t *testing.T) {
 		}
 		w.base.Metrics.Skipped.WithLabelValues(reasonMalformedURL).Inc()
 	}
-	if n := metricValue(t, reg, "dubbomesh_registry_skipped_total", "source", "zk-b", "reason", reasonMalformedURL); n != 1 {
+	if n := sourcetest.MetricValue(t, reg, "dubbomesh_registry_skipped_total", "source", "zk-b", "reason", reasonMalformedURL); n != 1 {
 		t.Errorf("skipped{source=zk-b} = %v, want 1", n)
 	}
 	if _, err := NewWatcher(Config{}); !errors.Is(err, ErrInvalidConfig) {
