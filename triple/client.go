@@ -12,12 +12,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/dubbomesh/dubbomesh/router"
-
-	_ "google.golang.org/grpc/xds" // xds:/// resolver for the proxyless form
 )
 
 // Triple headers naming the Dubbo group and version of a call.
@@ -36,11 +33,13 @@ var ErrUnsupportedPayload = errors.New("triple: payload not supported on the mes
 type Target struct {
 	// Sidecar is the address of the local sidecar's outbound listener,
 	// e.g. "127.0.0.1:15001". Calls carry the mesh host as :authority.
-	Sidecar string
+	Sidecar string `yaml:"sidecar"`
 	// Proxyless sends calls to xds:///host through grpc-go's xDS resolver
 	// (bootstrap from GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG)
-	// instead of the sidecar.
-	Proxyless bool
+	// instead of the sidecar. The resolver is linked only into programs
+	// that import it (package adapter/proxyless, or google.golang.org/grpc/xds):
+	// without it calls fail with ErrNoXDSResolver.
+	Proxyless bool `yaml:"proxyless"`
 }
 
 // Pool holds one client connection per mesh host, shared by every
@@ -49,9 +48,22 @@ type Pool struct {
 	target Target
 	opts   []grpc.DialOption
 
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
+	mu     sync.Mutex
+	conns  map[string]*grpc.ClientConn
+	closed bool
 }
+
+// ErrClosed is returned by a Pool's calls after Close; such a call was not
+// sent.
+var ErrClosed = errors.New("triple: pool closed")
+
+// ErrNoXDSResolver is returned for a proxyless target in a program that
+// does not link grpc-go's xds resolver.
+var ErrNoXDSResolver = errors.New(`triple: proxyless needs grpc-go's xds resolver: import _ "github.com/dubbomesh/dubbomesh/adapter/proxyless"`)
+
+// XDSResolverLinked reports whether grpc-go's xds:/// resolver is
+// registered in this program (Target.Proxyless needs it).
+func XDSResolverLinked() bool { return resolver.Get("xds") != nil }
 
 // NewPool returns a pool dialing per target. Extra dial options are appended
 // to the defaults (insecure transport: the sidecar adds mTLS).
@@ -64,8 +76,14 @@ func NewPool(target Target, opts ...grpc.DialOption) *Pool {
 func (p *Pool) Conn(host string) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
 	if cc, ok := p.conns[host]; ok {
 		return cc, nil
+	}
+	if p.target.Proxyless && !XDSResolverLinked() {
+		return nil, ErrNoXDSResolver
 	}
 	target := "xds:///" + host
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
@@ -81,10 +99,12 @@ func (p *Pool) Conn(host string) (*grpc.ClientConn, error) {
 	return cc, nil
 }
 
-// Close closes every connection.
+// Close closes every connection; later calls fail with ErrClosed (before
+// sending). Calls in flight end with the connection. Safe to call twice.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	var errs []error
 	for host, cc := range p.conns {
 		errs = append(errs, cc.Close())
@@ -120,17 +140,16 @@ type Call struct {
 	Reply any
 }
 
-// Invoke runs c through the pool's connection for c.Host. Its error is
-// classified for the router (router.NotSent, router.MeshFailed or
-// router.Application) and wraps the gRPC status error.
+// Invoke runs c through the pool's connection for c.Host. A failure is an
+// *Error (see Classify) wrapping the gRPC status error.
 func (p *Pool) Invoke(ctx context.Context, c *Call) error {
 	req, reply, opts, err := payload(c)
 	if err != nil {
-		return router.NotSent("unsupported_payload", err)
+		return newError(OutcomeNotSent, "unsupported_payload", err)
 	}
 	cc, err := p.Conn(c.Host)
 	if err != nil {
-		return router.NotSent("dial", err)
+		return newError(OutcomeNotSent, "dial", err)
 	}
 	md := metadata.MD{}
 	for k, v := range c.Headers {
@@ -204,7 +223,8 @@ var notWritten = []struct{ text, reason string }{
 	{"no such host", "sidecar_unreachable"},
 }
 
-// Classify sorts a mesh call's error for the router (DESIGN.md §5). The
+// Classify sorts a mesh call's error for the router (DESIGN.md §5): a
+// non-nil err becomes an *Error wrapping it. The
 // request provably did not reach a provider when the call failed with
 // UNAVAILABLE before any response header because the sidecar could not be
 // reached or refused the stream (connection refused, REFUSED_STREAM), or
@@ -219,12 +239,12 @@ func Classify(err error, header metadata.MD) error {
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return router.MeshFailed("non_grpc_error", err)
+		return newError(OutcomeMaybeSent, "non_grpc_error", err)
 	}
 	msg := st.Message()
 	for _, lr := range localReplies {
 		if strings.Contains(msg, lr.text) {
-			return router.NotSent(lr.reason, err)
+			return newError(OutcomeNotSent, lr.reason, err)
 		}
 	}
 	switch st.Code() {
@@ -232,20 +252,20 @@ func Classify(err error, header metadata.MD) error {
 		if len(header) == 0 {
 			for _, nw := range notWritten {
 				if strings.Contains(msg, nw.text) {
-					return router.NotSent(nw.reason, err)
+					return newError(OutcomeNotSent, nw.reason, err)
 				}
 			}
-			return router.MeshFailed("unavailable_no_headers", err)
+			return newError(OutcomeMaybeSent, "unavailable_no_headers", err)
 		}
-		return router.MeshFailed("unavailable", err)
+		return newError(OutcomeMaybeSent, "unavailable", err)
 	case codes.DeadlineExceeded:
-		return router.MeshFailed("deadline_exceeded", err)
+		return newError(OutcomeMaybeSent, "deadline_exceeded", err)
 	case codes.Canceled:
-		return router.MeshFailed("canceled", err)
+		return newError(OutcomeMaybeSent, "canceled", err)
 	case codes.Internal, codes.Unknown:
 		if len(header) == 0 {
-			return router.MeshFailed(strings.ToLower(st.Code().String()), err)
+			return newError(OutcomeMaybeSent, strings.ToLower(st.Code().String()), err)
 		}
 	}
-	return router.Application(err)
+	return newError(OutcomeAnswered, "application", err)
 }
