@@ -1,6 +1,8 @@
 package zookeeper
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"unsafe"
 
@@ -89,4 +91,38 @@ func weights(eps []registry.Endpoint) []uint32 {
 
 func sameParams(a, b registry.Endpoint) bool {
 	return *(*unsafe.Pointer)(unsafe.Pointer(&a.Params)) == *(*unsafe.Pointer)(unsafe.Pointer(&b.Params))
+}
+
+// TestRelistMutatesNothingReported: the service build reports shares the
+// endpoints (and their parameter maps) the watcher keeps; later listings
+// of the interface, with nodes added, removed and re-registered with new
+// volatile parameters, must leave what was reported as it was.
+func TestRelistMutatesNothingReported(t *testing.T) {
+	w, _ := newTestWatcher(t, Config{Name: "zk", Servers: []string{"127.0.0.1:1"}})
+	r := newRun(w, nil, nil, nil)
+	const iface = "org.Foo"
+	node := func(host, q string) string { return providerURL("tri://" + host + ":20000/org.Foo?application=a&" + q) }
+	a, b, c := node("10.0.0.1", "timestamp=1"), node("10.0.0.2", "timestamp=1"), node("10.0.0.3", "timestamp=1")
+	listing := func(kids ...string) registry.Service {
+		nodes, _ := r.relist(iface, r.ifaces[iface], kids)
+		r.ifaces[iface] = nodes
+		return r.build(ifaceKey(iface))
+	}
+	reported := listing(a, b)
+	want := deepCopyService(reported)
+	listing(a, b, c)
+	listing(b, c, node("10.0.0.1", "timestamp=2"))
+	listing(c)
+	if diff := cmp.Diff(want, reported); diff != "" {
+		t.Errorf("reported service changed by later listings (-before +after):\n%s", diff)
+	}
+}
+
+func deepCopyService(s registry.Service) registry.Service {
+	out := registry.Service{Key: s.Key, Endpoints: slices.Clone(s.Endpoints)}
+	for i := range out.Endpoints {
+		out.Endpoints[i].Params = maps.Clone(out.Endpoints[i].Params)
+		out.Endpoints[i].Registries = slices.Clone(out.Endpoints[i].Registries)
+	}
+	return out
 }
