@@ -110,6 +110,7 @@ func TestRelistMutatesNothingReported(t *testing.T) {
 	}
 	reported := listing(a, b)
 	want := deepCopyService(reported)
+	listing(node("10.0.0.1", "timestamp=2"), b) // as many nodes, one re-registered
 	listing(a, b, c)
 	listing(b, c, node("10.0.0.1", "timestamp=2"))
 	listing(c)
