@@ -42,7 +42,7 @@ type Watcher struct {
 	cfg     Config
 	servers []constant.ServerConfig // of cfg.Servers, shared by every SDK client
 	base    *source.Base
-	// fetchRPC asks an instance's MetadataService; tests replace it.
+	// fetchRPC, if set, replaces the instances' MetadataService (tests).
 	fetchRPC func(ctx context.Context, revision string, in *resolver.Instance) (*info.MetadataInfo, error)
 }
 
