@@ -143,9 +143,9 @@ func TestSplit(t *testing.T) {
 }
 
 // TestSidecarKilledUnderLoad: the sidecar dies while a consumer runs 500
-// QPS of idempotent calls in mesh mode: no call fails, the breaker opens at
-// once, and after the sidecar returns the breaker closes and calls take the
-// mesh again.
+// QPS of idempotent calls in mesh mode: no call fails, calls go on while it
+// is down, the breaker opens at once, and after the sidecar returns the
+// breaker closes and calls take the mesh again.
 func TestSidecarKilledUnderLoad(t *testing.T) {
 	w := newWorld(t)
 	routing := filepath.Join(t.TempDir(), "routing.yaml")
@@ -165,22 +165,27 @@ func TestSidecarKilledUnderLoad(t *testing.T) {
 	if sum.Failed != 0 {
 		t.Fatalf("%d of %d calls failed (%s)", sum.Failed, sum.Calls, sum.FirstError)
 	}
-	if sum.Calls < 9000 {
-		t.Errorf("only %d calls in 20 s at 500 QPS", sum.Calls)
-	}
 	reports := c.Reports(t)
 	var openBy, meshAfter, meshAtRestart float64 = -1, 0, -1
+	var callsAtOpen, callsAtRestart int64 = -1, -1
 	for _, r := range reports {
 		if r.At.IsZero() {
 			continue
 		}
 		if openBy < 0 && r.At.After(killed.Add(1100*time.Millisecond)) {
 			openBy = float64(r.Fallbacks["breaker_open"])
+			callsAtOpen = r.Calls
 		}
 		if meshAtRestart < 0 && r.At.After(restarted) {
 			meshAtRestart = r.Mesh
+			callsAtRestart = r.Calls
 		}
 		meshAfter = r.Mesh
+	}
+	// Calls go on while the sidecar is down (counted, not timed: the rate
+	// a loaded machine sustains varies).
+	if callsAtOpen < 0 || callsAtRestart <= callsAtOpen {
+		t.Errorf("no call completed while the sidecar was down: %d calls when the breaker had opened, %d at restart", callsAtOpen, callsAtRestart)
 	}
 	if openBy <= 0 {
 		t.Errorf("breaker had not opened 1 s after the sidecar was killed (reports: %v)", reports)
