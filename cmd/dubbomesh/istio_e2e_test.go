@@ -32,6 +32,7 @@ import (
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/internal/xdstest"
 	"github.com/dubbomesh/dubbomesh/xds"
+	"github.com/dubbomesh/dubbomesh/xds/istio"
 )
 
 // istioNode is an Istio sidecar node id in namespace dubbo.
@@ -61,7 +62,7 @@ func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls config.
 		XDS:        config.XDS{Address: m.xds, OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), TLS: tls},
 		Admin:      config.Admin{Address: m.admin},
 		Log:        config.Log{Level: "warn"},
-		Istio:      config.Istio{Enabled: true, Ports: config.IstioPorts{Triple: uint32(triplePort)}},
+		Istio:      config.Istio{Enabled: true, Config: istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}}},
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {

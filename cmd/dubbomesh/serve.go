@@ -135,14 +135,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 		TLS:             xds.TLS{CertFile: cfg.XDS.TLS.Cert, KeyFile: cfg.XDS.TLS.Key, ClientCAFile: cfg.XDS.TLS.ClientCA},
 	}
 	xopts := []xds.Option{xds.WithLogger(log), xds.WithRegisterer(reg)}
+	var ist *istio.Publisher
 	if cfg.Istio.Enabled {
-		ist, err := istio.New(istio.Config{
-			Namespace: cfg.Istio.Namespace,
-			Hosts:     xcfg.Translation.Hosts,
-			Labeler:   xcfg.Translation.Labeler,
-			Ports:     istio.Ports{Triple: cfg.Istio.Ports.Triple, GRPC: cfg.Istio.Ports.GRPC, Dubbo: cfg.Istio.Ports.Dubbo},
-		}, istio.WithLogger(log), istio.WithRegisterer(reg))
-		if err != nil {
+		if ist, err = newIstio(cfg.Istio, xcfg, log, reg); err != nil {
 			return err
 		}
 		xopts = append(xopts, xds.WithExtension(ist))
@@ -151,7 +146,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	adm := admin.New(cfg.Admin.Address, xs, reg, log)
+	var status admin.Status = xs
+	if ist != nil {
+		status = withIstio{xs, ist}
+	}
+	adm := admin.New(cfg.Admin.Address, status, reg, log)
 
 	log.Info("starting dubbomesh", "version", version, "registries", names)
 	g, ctx := errgroup.WithContext(ctx)
@@ -164,6 +163,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 		})
 	}
 	g.Go(func() error { return xs.Run(ctx) })
+	if ist != nil {
+		g.Go(func() error { return ist.Run(ctx) })
+	}
 	g.Go(func() error { return adm.Run(ctx) })
 	err = g.Wait()
 	log.Info("stopped", "error", err)

@@ -56,7 +56,7 @@ func names(t *testing.T, r *cache.PassthroughResponse) []string {
 // kind, echoes the request's type URL, and comes only when the client's
 // version differs.
 func TestFullState(t *testing.T) {
-	p, err := New(Config{})
+	p, err := New(Config{Endpoints: EndpointsWorkloadEntry, EmptyHostGrace: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,11 +146,12 @@ func TestServes(t *testing.T) {
 	}
 }
 
-// TestHostHandover: when a mesh host changes owner (xds's host stage sends
-// the old owner's removal and the new owner's state in one batch), the
-// ServiceEntry stays and the WorkloadEntries become the new owner's.
+// TestHostHandover (workloadEntry shape): when a mesh host changes owner
+// (xds's host stage sends the old owner's removal and the new owner's state
+// in one batch), the ServiceEntry stays and the WorkloadEntries become the
+// new owner's.
 func TestHostHandover(t *testing.T) {
-	p, err := New(Config{})
+	p, err := New(Config{Endpoints: EndpointsWorkloadEntry})
 	if err != nil {
 		t.Fatal(err)
 	}
