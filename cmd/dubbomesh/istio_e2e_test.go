@@ -56,13 +56,20 @@ func startIstioMesh(t *testing.T, xdsAddr string, triplePort int, registries ...
 // startIstioMeshTLS is startIstioMesh with the xDS server's TLS settings.
 func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls config.TLS, registries ...string) *istioMesh {
 	t.Helper()
+	return startIstioMeshWith(t, xdsAddr, tls, istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}}, registries...)
+}
+
+// startIstioMeshWith is startIstioMesh with the xDS server's TLS settings
+// and the whole Istio output config.
+func startIstioMeshWith(t *testing.T, xdsAddr string, tls config.TLS, icfg istio.Config, registries ...string) *istioMesh {
+	t.Helper()
 	m := &istioMesh{xds: xdsAddr, admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
 	cfg := config.Config{
 		Registries: registries,
 		XDS:        config.XDS{Address: m.xds, OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), TLS: tls},
 		Admin:      config.Admin{Address: m.admin},
 		Log:        config.Log{Level: "warn"},
-		Istio:      config.Istio{Enabled: true, Config: istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}}},
+		Istio:      config.Istio{Enabled: true, Config: icfg},
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -126,9 +133,11 @@ spec:
 `
 
 // TestIstiodEndToEnd: real dubbo-go Triple providers in a real ZooKeeper,
-// dubbomesh serving Istio config, a real istiod (Istio's own bootstrap
-// server) fed by it, and real xDS clients of istiod: a raw ADS client
-// reading istiod's CDS/EDS, and grpc-go proxyless calling through istiod.
+// dubbomesh serving Istio config (inline endpoints, 4 shards: the greeter
+// host is on shard 3, its own port and config source), a real istiod
+// (Istio's own bootstrap server) fed by it, and real xDS clients of istiod:
+// a raw ADS client reading istiod's CDS/EDS, grpc-go proxyless, an Envoy
+// sidecar and a dubbo-go consumer calling through istiod.
 func TestIstiodEndToEnd(t *testing.T) {
 	testenv.IstiodBinary(t) // skip early, before starting anything, when it is missing
 	zk := testenv.StartZooKeeper(t)
@@ -137,14 +146,18 @@ func TestIstiodEndToEnd(t *testing.T) {
 	p2 := testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Application: "greeter-v2", Version: "2.0.0"})
 	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	port := testenv.FreePort(t)
-	m := startIstioMesh(t, xdsAddr, port, reg)
+	icfg, shardAddrs := shardedConfig(t, 4, port)
+	if s := istio.Shard(greeterHost, 4); s == 0 {
+		t.Fatalf("%s is on shard 0: this test wants it on a shard port of its own", greeterHost)
+	}
+	m := startIstioMeshWith(t, xdsAddr, config.TLS{}, icfg, reg)
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "greeter.yaml"), []byte(splitConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	istiod := testenv.StartIstiod(t, m.xds, testenv.IstiodConfig{ConfigDir: dir})
+	istiod := testenv.StartIstiod(t, m.xds, testenv.IstiodConfig{ConfigDir: dir, Shards: shardAddrs})
 	t.Logf("istiod ready after %v", time.Since(start))
 
 	addr := func(p *testenv.Provider) string { return fmt.Sprintf("127.0.0.1:%d", p.Port()) }
@@ -228,7 +241,7 @@ func TestIstiodEndToEnd(t *testing.T) {
 		}
 		return l.Close()
 	})
-	startIstioMesh(t, xdsAddr, port, reg)
+	startIstioMeshWith(t, xdsAddr, config.TLS{}, icfg, reg)
 	time.Sleep(3 * time.Second) // istiod reconnects and re-reads everything
 	if got := w.min(cluster("")); got < 2 {
 		t.Errorf("during the dubbomesh restart istiod's EDS for %s dropped to %d endpoints", cluster(""), got)
@@ -242,6 +255,21 @@ func TestIstiodEndToEnd(t *testing.T) {
 }
 
 const splitCalls = 1000
+
+// shardedConfig is an Istio output with shards, shards 1…S−1 on free
+// loopback ports; it returns their addresses (istiod's further config
+// sources).
+func shardedConfig(t *testing.T, shards, triplePort int) (istio.Config, []string) {
+	t.Helper()
+	icfg := istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}, Shards: shards}
+	var addrs []string
+	for range shards - 1 {
+		p := testenv.FreePort(t)
+		icfg.ShardPorts = append(icfg.ShardPorts, uint32(p))
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	return icfg, addrs
+}
 
 // countSplit makes splitCalls calls and counts them by subset; classify
 // says whether an answer came from v1 or v2, and any other answer fails.

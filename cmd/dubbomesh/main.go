@@ -30,7 +30,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), bootstrapCmd(), versionCmd())
+	root.AddCommand(serveCmd(), bootstrapCmd(), istioCmd(), versionCmd())
 	return root
 }
 

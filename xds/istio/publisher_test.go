@@ -3,12 +3,14 @@ package istio
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"gopkg.in/yaml.v3"
@@ -292,5 +294,97 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if d := cmp.Diff([]string{"127.0.0.1:15010", "127.0.0.1:15011", "127.0.0.1:15012"}, addrs); d != "" {
 		t.Errorf("default shard addresses (-want +got):\n%s", d)
+	}
+}
+
+// TestShards: hosts are partitioned by Shard; each shard serves only its
+// hosts' items, answers every type (empty lists for the others), and the
+// ports of shards 1…S−1 are the ones configured.
+func TestShards(t *testing.T) {
+	const shards = 4
+	addrs := []string{"127.0.0.1:15010", "127.0.0.1:16001", "127.0.0.1:16002", "127.0.0.1:16003"}
+	p, err := New(Config{Shards: shards}, WithShardAddresses(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var svcs []registry.Service
+	want := make([][]string, shards)
+	for i := range 40 {
+		s := service(fmt.Sprintf("org.shard.S%d", i), fmt.Sprintf("10.0.%d.1", i))
+		svcs = append(svcs, s)
+		host := p.cfg.host(s.Key)
+		want[Shard(host, shards)] = append(want[Shard(host, shards)], "dubbo/"+ResourceName(host))
+	}
+	p.Apply(svcs)
+	ports := p.Ports()
+	if len(ports) != shards-1 {
+		t.Fatalf("Ports() = %d ports, want %d", len(ports), shards-1)
+	}
+	caches := []cache.Cache{p}
+	for i, port := range ports {
+		if port.Address != addrs[i+1] {
+			t.Errorf("port %d address %s, want %s", i+1, port.Address, addrs[i+1])
+		}
+		caches = append(caches, port.Cache)
+	}
+	for i, c := range caches {
+		if len(want[i]) == 0 {
+			t.Fatalf("no host on shard %d: pick more hosts", i)
+		}
+		got := names(t, fullOf(t, c, seType))
+		slices.Sort(want[i])
+		if d := cmp.Diff(want[i], got); d != "" {
+			t.Errorf("shard %d ServiceEntries (-want +got):\n%s", i, d)
+		}
+		if dr := fullOf(t, c, drType); len(dr.DiscoveryResponse.GetResources()) != 0 || dr.DiscoveryResponse.GetTypeUrl() != drType {
+			t.Errorf("shard %d DestinationRules = %v, want an empty list of the requested type", i, dr.DiscoveryResponse)
+		}
+	}
+	if _, err := New(Config{Shards: 2}); err == nil {
+		t.Error("2 shards without addresses accepted")
+	}
+}
+
+// TestShardStreams: the per-shard gauge counts istiod streams (requests of
+// Istio types, not Envoy's), and a shard without one for ShardIdleWarning
+// is reported once per period (fake clock).
+func TestShardStreams(t *testing.T) {
+	clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	p, err := New(Config{Shards: 2, ShardIdleWarning: time.Minute}, WithClock(clk),
+		WithShardAddresses([]string{"127.0.0.1:15010", "127.0.0.1:15011"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauge := func(i int) float64 { return testutil.ToFloat64(p.metrics.streams.WithLabelValues(shardLabel(i))) }
+	p.StreamRequest(1, "type.googleapis.com/envoy.config.cluster.v3.Cluster")
+	p.StreamRequest(2, seType)
+	p.StreamRequest(2, drType)
+	p.Ports()[0].Streams.StreamRequest(1, seType)
+	if gauge(0) != 1 || gauge(1) != 1 {
+		t.Errorf("streams = %v, %v; want 1, 1", gauge(0), gauge(1))
+	}
+	clk.Step(2 * time.Minute)
+	if _, warn := p.shards[0].streams.idle(time.Minute); warn {
+		t.Error("warned about a shard with a stream")
+	}
+	p.StreamClosed(1) // Envoy's: not counted
+	p.StreamClosed(2)
+	if gauge(0) != 0 {
+		t.Errorf("shard 0 streams = %v after its istiod left, want 0", gauge(0))
+	}
+	clk.Step(59 * time.Second)
+	if _, warn := p.shards[0].streams.idle(time.Minute); warn {
+		t.Error("warned before ShardIdleWarning")
+	}
+	clk.Step(time.Second)
+	if d, warn := p.shards[0].streams.idle(time.Minute); !warn || d != time.Minute {
+		t.Errorf("idle = %v, %v; want a warning after 1m", d, warn)
+	}
+	if _, warn := p.shards[0].streams.idle(time.Minute); warn {
+		t.Error("warned twice within one period")
+	}
+	clk.Step(time.Minute)
+	if _, warn := p.shards[0].streams.idle(time.Minute); !warn {
+		t.Error("no second warning a period later")
 	}
 }
