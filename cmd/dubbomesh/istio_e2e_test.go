@@ -328,6 +328,7 @@ func dialIstiod(t *testing.T, istiodAddr, target string) *grpc.ClientConn {
 type istiodWatcher struct {
 	mu        sync.Mutex
 	endpoints map[string][]string // cluster → sorted addresses
+	clusters  map[string]bool     // EDS clusters in the last CDS response
 	mins      map[string]int      // smallest endpoint count seen since resetMin
 }
 
@@ -348,7 +349,7 @@ func watchIstiod(t *testing.T, addr string) *istiodWatcher {
 	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
 		t.Fatal(err)
 	}
-	w := &istiodWatcher{endpoints: map[string][]string{}, mins: map[string]int{}}
+	w := &istiodWatcher{endpoints: map[string][]string{}, clusters: map[string]bool{}, mins: map[string]int{}}
 	go func() {
 		var edsNames []string
 		for {
@@ -367,6 +368,7 @@ func watchIstiod(t *testing.T, addr string) *istiodWatcher {
 					}
 				}
 				slices.Sort(names)
+				w.setClusters(names)
 				_ = stream.Send(ack)
 				if !slices.Equal(names, edsNames) {
 					edsNames = names
@@ -405,6 +407,31 @@ func (w *istiodWatcher) update(resp *discoveryv3.DiscoveryResponse) {
 			w.mins[cla.GetClusterName()] = len(addrs)
 		}
 	}
+}
+
+func (w *istiodWatcher) setClusters(names []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.clusters = map[string]bool{}
+	for _, n := range names {
+		w.clusters[n] = true
+	}
+}
+
+// hasCluster reports whether istiod's last CDS response had cluster.
+func (w *istiodWatcher) hasCluster(cluster string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.clusters[cluster]
+}
+
+// portFree reports whether addr can be listened on.
+func portFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }
 
 func (w *istiodWatcher) resetMin() {
