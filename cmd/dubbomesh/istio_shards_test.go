@@ -262,3 +262,56 @@ func TestIstiodShards(t *testing.T) {
 	}
 	t.Logf("EDS pushes for the 4 changes after the restart: %v", eds()-edsBefore)
 }
+
+// TestIstiodSwitchShape: a running mesh moves from the WorkloadEntry shape
+// to inline endpoints through dual (two dubbomesh restarts, istiod keeps
+// running with the same configSources), and istiod's EDS never loses an
+// endpoint on the way.
+func TestIstiodSwitchShape(t *testing.T) {
+	testenv.IstiodBinary(t)
+	zkSrv := testenv.StartZooKeeper(t)
+	reg := "zookeeper://" + zkSrv.Addr()
+	zkp := newZKProviders(t, zkSrv.Addr())
+	want := map[string][]string{}
+	var ifaces []string
+	for i := range 3 {
+		iface := fmt.Sprintf("org.switch.Service%d", i)
+		ifaces = append(ifaces, iface)
+		c := fmt.Sprintf("outbound|%d||%s", istio.DefaultTriplePort, strings.ToLower(iface)+".dubbo")
+		for j := range 2 {
+			a := fmt.Sprintf("127.0.0.1:%d", 22000+10*i+j)
+			zkp.add(t, iface, a)
+			want[c] = append(want[c], a)
+		}
+	}
+	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	start := func(shape string) *istioMesh {
+		return startIstioMeshWith(t, xdsAddr, config.TLS{}, istio.Config{Endpoints: shape}, reg)
+	}
+	m := start(istio.EndpointsWorkloadEntry)
+	istiod := testenv.StartIstiod(t, xdsAddr, testenv.IstiodConfig{})
+	w := watchIstiod(t, istiod.XDSAddr())
+	w.waitFor(t, "WorkloadEntry shape in istiod's EDS", want)
+	w.resetMin()
+	for n, shape := range []string{istio.EndpointsDual, istio.EndpointsInline} {
+		m.stop()
+		xdstest.Eventually(t, 10*time.Second, func() error { return portFree(xdsAddr) })
+		m = start(shape)
+		// A change after the switch: once istiod has it, it has applied
+		// the switch's responses too.
+		a := fmt.Sprintf("127.0.0.1:%d", 22100+n)
+		zkp.add(t, ifaces[0], a)
+		c := fmt.Sprintf("outbound|%d||%s", istio.DefaultTriplePort, strings.ToLower(ifaces[0])+".dubbo")
+		want[c] = append(want[c], a)
+		w.waitFor(t, "switched to "+shape, want)
+		if body, code, err := get(t.Context(), "http://"+m.admin+"/debug/resources?type=WorkloadEntry"); err != nil || code != http.StatusOK ||
+			strings.Contains(body, "22000") != (shape == istio.EndpointsDual) {
+			t.Errorf("%s: WorkloadEntries published = %v, want %v (%d %v)", shape, strings.Contains(body, "22000"), shape == istio.EndpointsDual, code, err)
+		}
+	}
+	for c := range want {
+		if got := w.min(c); got < 2 {
+			t.Errorf("while switching, istiod's EDS for %s dropped to %d endpoints, want at least its 2", c, got)
+		}
+	}
+}
