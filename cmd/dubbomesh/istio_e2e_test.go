@@ -104,7 +104,7 @@ func startIstioMeshWith(t *testing.T, xdsAddr string, tls config.TLS, icfg istio
 }
 
 // splitConfig is what a mesh team would apply: subsets by the version label
-// dubbomesh puts on every WorkloadEntry, and an 80/20 split. A Dubbo
+// dubbomesh puts on every endpoint, and an 80/20 split. A Dubbo
 // provider answers only calls for its own version (the tri-service-version
 // header), so each destination sets the header of its subset; a sidecar
 // applies it, grpc-go proxyless does not (see docs/istio.md).
@@ -198,7 +198,7 @@ func TestIstiodEndToEnd(t *testing.T) {
 		})
 		checkSplit(t, v1, v2)
 		// Envoy's own counters agree: the calls went through the
-		// subset clusters istiod built from dubbomesh's WorkloadEntries.
+		// subset clusters istiod built from dubbomesh's inline endpoints.
 		for subset, want := range map[string]int{"v1": v1, "v2": v2} {
 			if got := sidecar.upstreamRequests(t, cluster(subset)); got < want {
 				t.Errorf("Envoy counted %d requests on %s, want at least %d", got, cluster(subset), want)

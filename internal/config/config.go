@@ -35,7 +35,7 @@ type Config struct {
 	Naming Naming `yaml:"naming"`
 	Labels Labels `yaml:"labels"`
 	Log    Log    `yaml:"log"`
-	// Istio configures the ServiceEntry/WorkloadEntry output for istiod.
+	// Istio configures the ServiceEntry output for istiod.
 	Istio Istio `yaml:"istio"`
 	// Breaker is the apps' mesh circuit breaker setting (the `breaker:`
 	// block of the adapter's routing file); clusters get the matching Envoy
