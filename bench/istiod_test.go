@@ -283,13 +283,18 @@ func (l *seenLog) count() int {
 
 // waitUntil waits for cond (called with l.mu held) until timeout.
 func (l *seenLog) waitUntil(cond func() bool, timeout time.Duration) bool {
-	timer := time.AfterFunc(timeout, l.cond.Broadcast)
+	timedOut := false
+	timer := time.AfterFunc(timeout, func() {
+		l.mu.Lock()
+		timedOut = true
+		l.mu.Unlock()
+		l.cond.Broadcast()
+	})
 	defer timer.Stop()
-	deadline := time.Now().Add(timeout)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for !cond() {
-		if time.Now().After(deadline) {
+		if timedOut {
 			return false
 		}
 		l.cond.Wait()
