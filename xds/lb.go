@@ -72,12 +72,12 @@ func (k lbKind) build() (*clusterv3.LoadBalancingPolicy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("xds: load balancing policy: %w", err)
 		}
-		out.Policies = append(out.Policies, policy(extensionName(m), a))
+		out.Policies = append(out.Policies, policyEntry(extensionName(m), a))
 	}
 	return out, nil
 }
 
-func policy(name string, cfg *anypb.Any) *clusterv3.LoadBalancingPolicy_Policy {
+func policyEntry(name string, cfg *anypb.Any) *clusterv3.LoadBalancingPolicy_Policy {
 	return &clusterv3.LoadBalancingPolicy_Policy{TypedExtensionConfig: &corev3.TypedExtensionConfig{
 		Name:        name,
 		TypedConfig: cfg,
