@@ -45,15 +45,9 @@ type istioMesh struct {
 	stop       func()
 }
 
-// startIstioMesh starts dubbomesh serving xdsAddr; the Triple services'
-// ServiceEntry port is triplePort (a free one, as an Istio sidecar in
-// these tests listens on it).
-func startIstioMesh(t *testing.T, xdsAddr string, triplePort int, registries ...string) *istioMesh {
-	t.Helper()
-	return startIstioMeshTLS(t, xdsAddr, triplePort, config.TLS{}, registries...)
-}
-
-// startIstioMeshTLS is startIstioMesh with the xDS server's TLS settings.
+// startIstioMeshTLS starts dubbomesh serving xdsAddr, with the xDS
+// server's TLS settings; the Triple services' ServiceEntry port is
+// triplePort (a free one, as an Istio sidecar in these tests listens on it).
 func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls config.TLS, registries ...string) *istioMesh {
 	t.Helper()
 	return startIstioMeshWith(t, xdsAddr, tls, istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}}, registries...)

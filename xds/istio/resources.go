@@ -30,15 +30,3 @@ func (p *Publisher) Resources() map[string]map[string]types.Resource {
 	}
 	return out
 }
-
-// HostShard returns the shard a mesh host is published on, and whether
-// the host is published.
-func (p *Publisher) HostShard(host string) (int, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	hs := p.hosts[host]
-	if hs == nil {
-		return 0, false
-	}
-	return hs.shard, true
-}

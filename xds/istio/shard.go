@@ -89,11 +89,4 @@ func (s *streams) idle(after time.Duration) (time.Duration, bool) {
 	return d, true
 }
 
-// count is the number of istiod streams.
-func (s *streams) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.ids)
-}
-
 func shardLabel(i int) string { return strconv.Itoa(i) }

@@ -1,7 +1,6 @@
 package istio
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -228,9 +227,4 @@ func shortHash(s string) string {
 // sortedNames returns the keys of m in order.
 func sortedNames(m map[string]*item) []string {
 	return slices.Sorted(maps.Keys(m))
-}
-
-// byKindName orders items by kind, then name.
-func byKindName(a, b *item) int {
-	return cmp.Or(cmp.Compare(a.kind, b.kind), cmp.Compare(a.name, b.name))
 }
