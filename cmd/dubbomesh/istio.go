@@ -7,18 +7,13 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dubbomesh/dubbomesh/internal/config"
 	"github.com/dubbomesh/dubbomesh/xds"
 	"github.com/dubbomesh/dubbomesh/xds/istio"
 )
 
-// newIstio builds the Istio output for the xDS server configured by xcfg:
+// newIstio builds the Istio output for the xDS server listening on addr:
 // shard 0 on the xDS address, the other shards on their own ports.
-func newIstio(cfg config.Istio, xcfg xds.Config, log *slog.Logger, reg prometheus.Registerer) (*istio.Publisher, error) {
-	icfg := cfg.Config
-	icfg.Hosts = xcfg.Translation.Hosts
-	icfg.Labeler = xcfg.Translation.Labeler
-	addr := xcfg.Address
+func newIstio(icfg istio.Config, addr string, log *slog.Logger, reg prometheus.Registerer) (*istio.Publisher, error) {
 	if addr == "" {
 		addr = xds.DefaultAddress
 	}

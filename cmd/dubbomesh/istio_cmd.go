@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dubbomesh/dubbomesh/internal/config"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/config"
 	"github.com/dubbomesh/dubbomesh/xds"
 	"github.com/dubbomesh/dubbomesh/xds/istio"
 )

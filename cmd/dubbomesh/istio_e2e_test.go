@@ -28,7 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 	grpcxds "google.golang.org/grpc/xds"
 
-	"github.com/dubbomesh/dubbomesh/internal/config"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/config"
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/internal/xdstest"
 	"github.com/dubbomesh/dubbomesh/xds"
@@ -48,19 +48,19 @@ type istioMesh struct {
 // startIstioMeshTLS starts dubbomesh serving xdsAddr, with the xDS
 // server's TLS settings; the Triple services' ServiceEntry port is
 // triplePort (a free one, as an Istio sidecar in these tests listens on it).
-func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls config.TLS, registries ...string) *istioMesh {
+func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls xds.TLS, registries ...string) *istioMesh {
 	t.Helper()
 	return startIstioMeshWith(t, xdsAddr, tls, istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}}, registries...)
 }
 
 // startIstioMeshWith is startIstioMesh with the xDS server's TLS settings
 // and the whole Istio output config.
-func startIstioMeshWith(t *testing.T, xdsAddr string, tls config.TLS, icfg istio.Config, registries ...string) *istioMesh {
+func startIstioMeshWith(t *testing.T, xdsAddr string, tls xds.TLS, icfg istio.Config, registries ...string) *istioMesh {
 	t.Helper()
 	m := &istioMesh{xds: xdsAddr, admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
 	cfg := config.Config{
 		Registries: registries,
-		XDS:        config.XDS{Address: m.xds, OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), TLS: tls},
+		XDS:        xds.Config{Address: m.xds, Translation: xds.Translation{OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}, TLS: tls},
 		Admin:      config.Admin{Address: m.admin},
 		Log:        config.Log{Level: "warn"},
 		Istio:      config.Istio{Enabled: true, Config: icfg},
@@ -144,7 +144,7 @@ func TestIstiodEndToEnd(t *testing.T) {
 	if s := istio.Shard(greeterHost, 4); s == 0 {
 		t.Fatalf("%s is on shard 0: this test wants it on a shard port of its own", greeterHost)
 	}
-	m := startIstioMeshWith(t, xdsAddr, config.TLS{}, icfg, reg)
+	m := startIstioMeshWith(t, xdsAddr, xds.TLS{}, icfg, reg)
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "greeter.yaml"), []byte(splitConfig), 0o644); err != nil {
@@ -235,7 +235,7 @@ func TestIstiodEndToEnd(t *testing.T) {
 		}
 		return l.Close()
 	})
-	startIstioMeshWith(t, xdsAddr, config.TLS{}, icfg, reg)
+	startIstioMeshWith(t, xdsAddr, xds.TLS{}, icfg, reg)
 	time.Sleep(3 * time.Second) // istiod reconnects and re-reads everything
 	if got := w.min(cluster("")); got < 2 {
 		t.Errorf("during the dubbomesh restart istiod's EDS for %s dropped to %d endpoints", cluster(""), got)

@@ -13,9 +13,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"github.com/dubbomesh/dubbomesh/internal/config"
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/internal/xdstest"
+	"github.com/dubbomesh/dubbomesh/xds"
 	"github.com/dubbomesh/dubbomesh/xds/istio"
 )
 
@@ -151,7 +151,7 @@ func TestIstiodShards(t *testing.T) {
 	}
 
 	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	m := startIstioMeshWith(t, xdsAddr, config.TLS{}, icfg, reg)
+	m := startIstioMeshWith(t, xdsAddr, xds.TLS{}, icfg, reg)
 	istiod := testenv.StartIstiod(t, xdsAddr, testenv.IstiodConfig{Shards: shardAddrs})
 	w := watchIstiod(t, istiod.XDSAddr())
 	w.waitFor(t, "every host of every shard in istiod's EDS", want)
@@ -230,7 +230,7 @@ func TestIstiodShards(t *testing.T) {
 	fullBefore, edsBefore = full(), eds()
 	m.stop()
 	xdstest.Eventually(t, 10*time.Second, func() error { return portFree(xdsAddr) })
-	m = startIstioMeshWith(t, xdsAddr, config.TLS{}, icfg, reg)
+	m = startIstioMeshWith(t, xdsAddr, xds.TLS{}, icfg, reg)
 	xdstest.Eventually(t, 30*time.Second, func() error {
 		for s := range shards {
 			if n := m.metric(t, "dubbomesh_istio_streams", fmt.Sprintf(`shard="%d"`, s)); n != 1 {
@@ -286,7 +286,7 @@ func TestIstiodSwitchShape(t *testing.T) {
 	}
 	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	start := func(shape string) *istioMesh {
-		return startIstioMeshWith(t, xdsAddr, config.TLS{}, istio.Config{Endpoints: shape}, reg)
+		return startIstioMeshWith(t, xdsAddr, xds.TLS{}, istio.Config{Endpoints: shape}, reg)
 	}
 	m := start(istio.EndpointsWorkloadEntry)
 	istiod := testenv.StartIstiod(t, xdsAddr, testenv.IstiodConfig{})

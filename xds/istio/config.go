@@ -59,14 +59,15 @@ const (
 	MaxShards = 256
 )
 
-// Config configures the Istio output. YAML keys are those of the istio:
-// block of dubbomesh's configuration.
+// Config configures the Istio output. It is the `istio:` block of
+// dubbomesh's configuration (yaml keys as tagged), decoded as is.
 type Config struct {
 	// Namespace of every generated ServiceEntry and WorkloadEntry.
 	// Default "dubbo".
 	Namespace string `yaml:"namespace"`
 	// Hosts and Labeler must be the ones the native translation uses, so
-	// that both outputs agree on names and subsets.
+	// that both outputs agree on names and subsets: dubbomesh sets them
+	// from its top-level `naming:` and `labels:` blocks.
 	Hosts   naming.Hosts   `yaml:"-"`
 	Labeler naming.Labeler `yaml:"-"`
 	// Ports are the ServiceEntry (service) port numbers per protocol; the
