@@ -45,16 +45,8 @@ type istioMesh struct {
 	stop       func()
 }
 
-// startIstioMeshTLS starts dubbomesh serving xdsAddr, with the xDS
-// server's TLS settings; the Triple services' ServiceEntry port is
-// triplePort (a free one, as an Istio sidecar in these tests listens on it).
-func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls xds.TLS, registries ...string) *istioMesh {
-	t.Helper()
-	return startIstioMeshWith(t, xdsAddr, tls, istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}}, registries...)
-}
-
-// startIstioMeshWith is startIstioMesh with the xDS server's TLS settings
-// and the whole Istio output config.
+// startIstioMeshWith starts dubbomesh serving xdsAddr with the xDS
+// server's TLS settings and the Istio output config icfg.
 func startIstioMeshWith(t *testing.T, xdsAddr string, tls xds.TLS, icfg istio.Config, registries ...string) *istioMesh {
 	t.Helper()
 	m := &istioMesh{xds: xdsAddr, admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
