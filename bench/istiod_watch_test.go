@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,6 +92,51 @@ func watchIstiodEDS(ctx context.Context, b *testing.B, addr string) *edsWatcher 
 		b.Fatal(err)
 	}
 	w := &edsWatcher{stream: stream, seen: make(chan seenEndpoint, 1<<21)}
+	// Requests go out from their own goroutine, latest per type (as a
+	// client that reads and writes independently, like Envoy): a Send
+	// blocked on flow control must not stop the Recv loop, or the client
+	// and istiod wait on each other.
+	var (
+		mu      sync.Mutex
+		pending = map[string]*discoveryv3.DiscoveryRequest{}
+		kick    = make(chan struct{}, 1)
+	)
+	send := func(r *discoveryv3.DiscoveryRequest) error {
+		mu.Lock()
+		pending[r.GetTypeUrl()] = r
+		mu.Unlock()
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+		return nil
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+			}
+			mu.Lock()
+			batch := pending
+			pending = map[string]*discoveryv3.DiscoveryRequest{}
+			mu.Unlock()
+			for _, typeURL := range []string{resourcev3.ClusterType, resourcev3.EndpointType} {
+				if r := batch[typeURL]; r != nil {
+					if stream.Send(r) != nil {
+						return
+					}
+					delete(batch, typeURL)
+				}
+			}
+			for _, r := range batch {
+				if stream.Send(r) != nil {
+					return
+				}
+			}
+		}
+	}()
 	go func() {
 		known := map[string]map[string]bool{}
 		var names []string
@@ -111,11 +157,11 @@ func watchIstiodEDS(ctx context.Context, b *testing.B, addr string) *edsWatcher 
 						next = append(next, c.GetName())
 					}
 				}
-				_ = stream.Send(ack)
+				_ = send(ack)
 				slices.Sort(next)
 				if !slices.Equal(next, names) {
 					names = next
-					_ = stream.Send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, ResourceNames: names})
+					_ = send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, ResourceNames: names})
 				}
 			case resourcev3.EndpointType:
 				for _, a := range resp.GetResources() {
@@ -140,9 +186,9 @@ func watchIstiodEDS(ctx context.Context, b *testing.B, addr string) *edsWatcher 
 					}
 				}
 				ack.ResourceNames = names
-				_ = stream.Send(ack)
+				_ = send(ack)
 			default:
-				_ = stream.Send(ack)
+				_ = send(ack)
 			}
 		}
 	}()
