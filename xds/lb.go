@@ -32,7 +32,7 @@ func lbPolicy(dubbo, consistentHash string) (*clusterv3.LoadBalancingPolicy, err
 	case "roundrobin":
 	case "leastactive":
 		k = lbLeastRequest
-	case "consistenthashing", "consistenthash":
+	case "consistenthashing", "consistenthash": // see consistentHash
 		k = lbRingHash
 		if consistentHash == "maglev" {
 			k = lbMaglev
@@ -99,4 +99,14 @@ func extensionName(m proto.Message) string {
 	default:
 		return string(m.ProtoReflect().Descriptor().FullName())
 	}
+}
+
+// consistentHash reports whether Dubbo's loadbalance is consistent hashing,
+// whose routes hash on the call's hash key.
+func consistentHash(dubbo string) bool {
+	switch strings.ToLower(dubbo) {
+	case "consistenthashing", "consistenthash":
+		return true
+	}
+	return false
 }
