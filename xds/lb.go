@@ -62,9 +62,9 @@ func (k lbKind) build() (*clusterv3.LoadBalancingPolicy, error) {
 	case lbLeastRequest:
 		first = append(first, &leastrequestv3.LeastRequest{})
 	case lbMaglev:
-		first = append(first, &maglevv3.Maglev{}, &ringhashv3.RingHash{})
+		first = append(first, &maglevv3.Maglev{}, ringHash())
 	case lbRingHash:
-		first = append(first, &ringhashv3.RingHash{})
+		first = append(first, ringHash())
 	}
 	out := &clusterv3.LoadBalancingPolicy{}
 	for _, m := range append(first, &roundrobinv3.RoundRobin{}) {
@@ -75,6 +75,12 @@ func (k lbKind) build() (*clusterv3.LoadBalancingPolicy, error) {
 		out.Policies = append(out.Policies, policy(extensionName(m), a))
 	}
 	return out, nil
+}
+
+// ringHash is the ring hash policy with xxHash: grpc-go takes no other hash
+// function (it rejects the proto's DEFAULT_HASH), Envoy takes it too.
+func ringHash() *ringhashv3.RingHash {
+	return &ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_XX_HASH}
 }
 
 func policy(name string, cfg *anypb.Any) *clusterv3.LoadBalancingPolicy_Policy {

@@ -76,7 +76,8 @@ const (
 //     version headers equal to the subset's (an absent header for an empty
 //     value) and dubbo.tag equal to its tag → its cluster;
 //  2. a call with any dubbo.tag and a true dubbo.force.tag → 503: its tag
-//     has no provider in its group and version;
+//     has no provider in its group and version (one route message shared
+//     by every host, with the prefix "/");
 //  3. per group and version: the prefix and the two headers → the cluster
 //     of its untagged providers (a call without a tag, or with a tag no
 //     provider has, as Dubbo's tag router does), or 503 if every provider
@@ -94,6 +95,7 @@ func (t *Translation) routes(k registry.ServiceKey, subsets []subsetCluster) []*
 	}
 	slices.SortFunc(subsets, func(a, b subsetCluster) int { return a.subset.compare(b.subset) })
 	var out []*routev3.Route
+	var catchAll *routev3.Route_Route
 	for _, s := range subsets {
 		if s.subset.Tag == "" {
 			continue
@@ -107,9 +109,7 @@ func (t *Translation) routes(k registry.ServiceKey, subsets []subsetCluster) []*
 		r.Action = clusterAction(s)
 		out = append(out, r)
 	}
-	forced := route("forced-tag", prefix, shared.forcedTag)
-	forced.Action = shared.forcedTagReply
-	out = append(out, forced)
+	out = append(out, shared.forcedTagRoute)
 	for i, s := range subsets {
 		if i > 0 && s.subset.Group == subsets[i-1].subset.Group && s.subset.Version == subsets[i-1].subset.Version {
 			continue // one route per group and version: its first subset is the untagged one, if any
@@ -120,6 +120,9 @@ func (t *Translation) routes(k registry.ServiceKey, subsets []subsetCluster) []*
 		}
 		r := route("subset", prefix, headers)
 		r.Action = clusterAction(s)
+		if len(subsets) == 1 && !s.hash {
+			catchAll = r.Action.(*routev3.Route_Route) // the same action; see allSubsets
+		}
 		if s.subset.Tag != "" {
 			r.Name, r.Action = "untagged", shared.noUntaggedReply
 		}
@@ -131,7 +134,10 @@ func (t *Translation) routes(k registry.ServiceKey, subsets []subsetCluster) []*
 		out = append(out, r)
 	}
 	other := route("other-services", "/", nil)
-	other.Action = allSubsets(subsets)
+	if catchAll == nil {
+		catchAll = allSubsets(subsets)
+	}
+	other.Action = catchAll
 	return append(out, other)
 }
 
@@ -202,15 +208,17 @@ func (s *sharedMessages) headerIs(name, value string) *routev3.HeaderMatcher {
 // dubbo-go's tag router reads dubbo.force.tag.
 const forceTrue = "1|t|T|true|TRUE|True"
 
-func forcedTagMatchers() []*routev3.HeaderMatcher {
-	return []*routev3.HeaderMatcher{
+func forcedTagRoute() *routev3.Route {
+	r := route("forced-tag", "/", []*routev3.HeaderMatcher{
 		{Name: naming.HeaderTag, HeaderMatchSpecifier: &routev3.HeaderMatcher_PresentMatch{PresentMatch: true}},
 		{Name: naming.HeaderForceTag, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
 			StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{
 				SafeRegex: &matcherv3.RegexMatcher{Regex: forceTrue},
 			}},
 		}},
-	}
+	})
+	r.Action = directResponse(msgForcedTag)
+	return r
 }
 
 func hashPolicy() []*routev3.RouteAction_HashPolicy {

@@ -533,8 +533,7 @@ type sharedMessages struct {
 	weightDefault *wrapperspb.UInt32Value
 
 	// Routes (subsets.go).
-	forcedTag       []*routev3.HeaderMatcher
-	forcedTagReply  *routev3.Route_DirectResponse
+	forcedTagRoute  *routev3.Route
 	noUntaggedReply *routev3.Route_DirectResponse
 	noSubsetReply   *routev3.Route_DirectResponse
 	hashPolicy      []*routev3.RouteAction_HashPolicy
@@ -563,8 +562,7 @@ func newSharedMessages() *sharedMessages {
 		policies:      map[lbKind]*clusterv3.LoadBalancingPolicy{},
 		headers:       map[headerKey]*routev3.HeaderMatcher{},
 
-		forcedTag:       forcedTagMatchers(),
-		forcedTagReply:  directResponse(msgForcedTag),
+		forcedTagRoute:  forcedTagRoute(),
 		noUntaggedReply: directResponse(msgNoUntagged),
 		noSubsetReply:   directResponse(msgNoSubset),
 		hashPolicy:      hashPolicy(),

@@ -54,6 +54,7 @@ type Config struct {
 	Register     string        // RegisterApplication, RegisterInterface or RegisterAll
 	Version      string        // service version (empty = none)
 	Group        string        // service group (empty = none)
+	Tag          string        // Dubbo tag of the services (dubbo.tag; empty = none)
 	Weight       int           // service weight parameter (0 = not set)
 	Metadata     string        // "local" or "remote"
 	ShutdownWait time.Duration // how long to keep serving after deregistering
@@ -121,6 +122,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&c.Register, "register", RegisterApplication, "registration: application, interface or all")
 	fs.StringVar(&c.Version, "version", "", "service version")
 	fs.StringVar(&c.Group, "group", "", "service group")
+	fs.StringVar(&c.Tag, "tag", "", "Dubbo tag (dubbo.tag) of the services, for tag routing")
 	fs.IntVar(&c.Weight, "weight", 0, "service weight (0 = leave unset)")
 	fs.StringVar(&c.Metadata, "metadata", "local", "metadata type: local (MetadataService) or remote (metadata report)")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-wait", 500*time.Millisecond, "keep serving this long after deregistering on shutdown")
@@ -220,7 +222,10 @@ func run(cfg Config, out io.Writer, log *slog.Logger) error {
 	if cfg.Group != "" {
 		svcOpts = append(svcOpts, server.WithGroup(cfg.Group))
 	}
-	g := &GreeterService{app: cfg.App, port: cfg.Port, version: cfg.Version}
+	if cfg.Tag != "" {
+		svcOpts = append(svcOpts, server.WithTag(cfg.Tag))
+	}
+	g := &GreeterService{app: cfg.App, port: cfg.Port, version: cfg.Version, group: cfg.Group, tag: cfg.Tag}
 	if cfg.TraceCalls {
 		g.trace = out
 	}

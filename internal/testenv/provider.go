@@ -35,8 +35,12 @@ type ProviderConfig struct {
 	Register string
 	Version  string // service version; empty = none
 	Group    string // service group; empty = none
-	Weight   int    // service weight; 0 = not set
-	Metadata string // "local" (default, MetadataService) or "remote" (metadata report)
+	Tag      string // Dubbo tag (dubbo.tag) of the services; empty = none
+	// RegisterHost is the address the provider registers
+	// (DUBBO_IP_TO_REGISTRY); default 127.0.0.1. It still binds 127.0.0.1.
+	RegisterHost string
+	Weight       int    // service weight; 0 = not set
+	Metadata     string // "local" (default, MetadataService) or "remote" (metadata report)
 	// TraceCalls makes the provider log every Greet it serves (see Served).
 	TraceCalls bool
 	// LogHeaders makes the provider log the request headers of every Greet
@@ -159,6 +163,7 @@ func (p *Provider) start(bin, logPath string) error {
 		"-register", c.Register,
 		"-version", c.Version,
 		"-group", c.Group,
+		"-tag", c.Tag,
 		"-weight", strconv.Itoa(c.Weight),
 		"-metadata", c.Metadata,
 	}
@@ -171,8 +176,12 @@ func (p *Provider) start(bin, logPath string) error {
 	if c.LogHeaders {
 		args = append(args, "-log-headers")
 	}
+	registerHost := c.RegisterHost
+	if registerHost == "" {
+		registerHost = "127.0.0.1"
+	}
 	proc, err := startProcess("provider "+c.Application, logPath,
-		[]string{"DUBBO_IP_TO_REGISTRY=127.0.0.1"}, args...)
+		[]string{"DUBBO_IP_TO_REGISTRY=" + registerHost}, args...)
 	if err != nil {
 		return err
 	}
