@@ -295,15 +295,15 @@ func (i *invoker) tagHeaders(h map[string][]string) map[string][]string {
 func (i *invoker) hashKey(inv base.Invocation) string {
 	u := i.url
 	method := inv.MethodName()
-	if u.GetMethodParam(method, constant.LoadbalanceKey, "") == "" && i.dir != nil {
+	if methodParam(u, method, constant.LoadbalanceKey, "") == "" && i.dir != nil {
 		if providers := i.dir.List(inv); len(providers) > 0 && providers[0].GetURL() != nil {
 			u = providers[0].GetURL()
 		}
 	}
-	if !strings.EqualFold(u.GetMethodParam(method, constant.LoadbalanceKey, ""), constant.LoadBalanceKeyConsistentHashing) {
+	if !strings.EqualFold(methodParam(u, method, constant.LoadbalanceKey, ""), constant.LoadBalanceKeyConsistentHashing) {
 		return ""
 	}
-	spec := u.GetMethodParam(method, hashArgumentsKey, triple.DefaultHashArguments)
+	spec := methodParam(u, method, hashArgumentsKey, triple.DefaultHashArguments)
 	indices, err := triple.ParseHashArguments(spec)
 	if err != nil {
 		// dubbo-go's selector gives up on such a parameter too; the
@@ -314,6 +314,12 @@ func (i *invoker) hashKey(inv base.Invocation) string {
 		return ""
 	}
 	return triple.HashKey(inv.Arguments(), indices)
+}
+
+// methodParam reads a parameter as dubbo-go does: the method's
+// ("methods.M.key"), else the service's, else d.
+func methodParam(u *common.URL, method, key, d string) string {
+	return u.GetMethodParam(method, key, u.GetParam(key, d))
 }
 
 // hashArgumentsKey is Dubbo's hash.arguments parameter (dubbo-go's

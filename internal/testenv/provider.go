@@ -36,6 +36,9 @@ type ProviderConfig struct {
 	Version  string // service version; empty = none
 	Group    string // service group; empty = none
 	Tag      string // Dubbo tag (dubbo.tag) of the services; empty = none
+	// LoadBalance is the services' loadbalance parameter, e.g.
+	// "consistenthashing"; empty = dubbo-go's default.
+	LoadBalance string
 	// RegisterHost is the address the provider registers
 	// (DUBBO_IP_TO_REGISTRY); default 127.0.0.1. It still binds 127.0.0.1.
 	RegisterHost string
@@ -164,6 +167,7 @@ func (p *Provider) start(bin, logPath string) error {
 		"-version", c.Version,
 		"-group", c.Group,
 		"-tag", c.Tag,
+		"-loadbalance", c.LoadBalance,
 		"-weight", strconv.Itoa(c.Weight),
 		"-metadata", c.Metadata,
 	}
