@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/dubbomesh/dubbomesh/policy"
 	"github.com/dubbomesh/dubbomesh/router"
 	"github.com/dubbomesh/dubbomesh/triple"
 )
@@ -51,7 +52,7 @@ dubbo:
 		Routing: router.Config{
 			Default:  router.Service{Mode: router.ModeDual, MeshWeight: 70, Idempotent: []string{"GetUser"}},
 			Services: map[string]router.Service{"org.example.OrderService": {Mode: router.ModeLegacy}},
-			Breaker:  router.Breaker{Cooldown: 2 * time.Second},
+			Breaker:  policy.Breaker{Cooldown: 2 * time.Second},
 		},
 		Target:       triple.Target{Sidecar: "127.0.0.1:15999"},
 		RoutingFile:  "/tmp/routing.yaml",

@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/dubbomesh/dubbomesh/policy"
 	"github.com/dubbomesh/dubbomesh/router"
 )
 
@@ -36,7 +37,7 @@ type meshSection struct {
 	MeshWeight   int                       `yaml:"meshWeight"`
 	Idempotent   []string                  `yaml:"idempotent"`
 	Services     map[string]router.Service `yaml:"services"`
-	Breaker      router.Breaker            `yaml:"breaker"`
+	Breaker      policy.Breaker            `yaml:"breaker"`
 	Sidecar      string                    `yaml:"sidecar"`
 	Proxyless    bool                      `yaml:"proxyless"`
 	HostTemplate string                    `yaml:"hostTemplate"`

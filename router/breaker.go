@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dubbomesh/dubbomesh/policy"
 )
 
 // State is a circuit breaker state.
@@ -38,7 +40,7 @@ type breaker struct {
 	onChange func(from, to State)
 
 	state atomic.Int32
-	cfg   atomic.Pointer[Breaker]
+	cfg   atomic.Pointer[policy.Breaker]
 
 	mu       sync.Mutex
 	ring     [buckets]bucket
@@ -53,13 +55,13 @@ type bucket struct {
 	total, failed int
 }
 
-func newBreaker(cfg Breaker, now func() time.Time, onChange func(from, to State)) *breaker {
+func newBreaker(cfg policy.Breaker, now func() time.Time, onChange func(from, to State)) *breaker {
 	b := &breaker{now: now, onChange: onChange}
 	b.setConfig(cfg)
 	return b
 }
 
-func (b *breaker) setConfig(cfg Breaker) {
+func (b *breaker) setConfig(cfg policy.Breaker) {
 	cfg = cfg.WithDefaults()
 	b.cfg.Store(&cfg)
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
+
+	"github.com/dubbomesh/dubbomesh/policy"
 )
 
 // Mode says how a service's calls are split between the two paths.
@@ -33,70 +34,15 @@ type Service struct {
 	Idempotent []string `yaml:"idempotent" json:"idempotent"`
 }
 
-// Breaker configures the per-service circuit breaker of the mesh path.
-type Breaker struct {
-	// Window is the sliding window failures are counted over. Default 10s.
-	Window time.Duration `yaml:"window" json:"window"`
-	// FailureRatio (0-1] of mesh calls that must fail in the window to open
-	// the breaker. Default 0.5.
-	FailureRatio float64 `yaml:"failureRatio" json:"failureRatio"`
-	// MinRequests in the window before the ratio counts. Default 20.
-	MinRequests int `yaml:"minRequests" json:"minRequests"`
-	// ConsecutiveFailures of the mesh path open the breaker at once,
-	// whatever the ratio (a sidecar that dies after a long healthy window
-	// is taken out in milliseconds, not after the window turns over).
-	// Default 10; it is also Envoy's outlier detection consecutive_5xx.
-	ConsecutiveFailures int `yaml:"consecutiveFailures" json:"consecutiveFailures"`
-	// Cooldown the breaker stays open before probing. Default 5s.
-	Cooldown time.Duration `yaml:"cooldown" json:"cooldown"`
-	// Probes is how many calls may probe the mesh path while half-open;
-	// that many successes close the breaker. Default 3.
-	Probes int `yaml:"probes" json:"probes"`
-	// Disabled turns the breaker off.
-	Disabled bool `yaml:"disabled" json:"disabled"`
-}
-
 // Config is the whole routing configuration.
 type Config struct {
 	// Default applies to services without an entry in Services.
 	Default Service `yaml:"default" json:"default"`
 	// Services by Dubbo interface name.
 	Services map[string]Service `yaml:"services" json:"services"`
-	Breaker  Breaker            `yaml:"breaker" json:"breaker"`
-}
-
-// Defaults of the breaker.
-const (
-	DefaultWindow       = 10 * time.Second
-	DefaultFailureRatio = 0.5
-	DefaultMinRequests  = 20
-	DefaultConsecutive  = 10
-	DefaultCooldown     = 5 * time.Second
-	DefaultProbes       = 3
-)
-
-// WithDefaults returns b with every zero field set to its default. dubbomesh
-// derives Envoy's outlier detection from the same values.
-func (b Breaker) WithDefaults() Breaker {
-	if b.Window == 0 {
-		b.Window = DefaultWindow
-	}
-	if b.FailureRatio == 0 {
-		b.FailureRatio = DefaultFailureRatio
-	}
-	if b.MinRequests == 0 {
-		b.MinRequests = DefaultMinRequests
-	}
-	if b.ConsecutiveFailures == 0 {
-		b.ConsecutiveFailures = DefaultConsecutive
-	}
-	if b.Cooldown == 0 {
-		b.Cooldown = DefaultCooldown
-	}
-	if b.Probes == 0 {
-		b.Probes = DefaultProbes
-	}
-	return b
+	// Breaker is the circuit breaker of each service's mesh path; the
+	// control plane derives its outlier detection from the same type.
+	Breaker policy.Breaker `yaml:"breaker" json:"breaker"`
 }
 
 // Validate reports the first problem, in words a user can act on.
@@ -112,14 +58,8 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	b := c.Breaker
-	switch {
-	case b.Window < 0 || b.Cooldown < 0:
-		return fmt.Errorf("%w: breaker: window and cooldown must not be negative", ErrInvalidConfig)
-	case b.FailureRatio < 0 || b.FailureRatio > 1:
-		return fmt.Errorf("%w: breaker.failureRatio %v: want a fraction in (0, 1]", ErrInvalidConfig, b.FailureRatio)
-	case b.MinRequests < 0 || b.Probes < 0 || b.ConsecutiveFailures < 0:
-		return fmt.Errorf("%w: breaker: minRequests, consecutiveFailures and probes must not be negative", ErrInvalidConfig)
+	if err := c.Breaker.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

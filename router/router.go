@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -199,57 +198,4 @@ func (r *Router) Call(ctx context.Context, service, method string, mesh, direct 
 	}
 	r.metrics.meshErrors.WithLabelValues(service, reason).Inc()
 	return err
-}
-
-// Failure classifies an error of the mesh path.
-type Failure uint8
-
-// Failure kinds.
-const (
-	FailureNone        Failure = iota // success
-	FailureApplication                // the provider answered with an error: not the mesh's fault
-	FailureMesh                       // the mesh path failed; the provider may have run the call
-	FailureNotSent                    // the mesh path failed before the request reached any provider
-)
-
-// meshError carries a classification through error wrapping.
-type meshError struct {
-	kind   Failure
-	reason string
-	err    error
-}
-
-func (e *meshError) Error() string { return e.err.Error() }
-func (e *meshError) Unwrap() error { return e.err }
-
-// NotSent marks err as a mesh failure that provably did not reach a
-// provider (connection refused, REFUSED_STREAM, UNAVAILABLE before response
-// headers, a sidecar's local no-healthy-upstream reply); reason becomes a
-// metric label and must be a short constant.
-func NotSent(reason string, err error) error {
-	return &meshError{kind: FailureNotSent, reason: reason, err: err}
-}
-
-// MeshFailed marks err as a mesh failure after which the provider may have
-// run the call.
-func MeshFailed(reason string, err error) error {
-	return &meshError{kind: FailureMesh, reason: reason, err: err}
-}
-
-// Application marks err as the provider's own answer.
-func Application(err error) error {
-	return &meshError{kind: FailureApplication, reason: "application", err: err}
-}
-
-// Classify returns the kind of a mesh error and its reason. Errors not
-// marked with NotSent, MeshFailed or Application count as mesh failures.
-func Classify(err error) (Failure, string) {
-	if err == nil {
-		return FailureNone, ""
-	}
-	var me *meshError
-	if errors.As(err, &me) {
-		return me.kind, me.reason
-	}
-	return FailureMesh, "unclassified"
 }

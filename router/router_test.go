@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/dubbomesh/dubbomesh/policy"
 	"github.com/dubbomesh/dubbomesh/router"
 )
 
@@ -96,7 +97,7 @@ func TestFallback(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := mustNew(t, router.Config{
 				Default: router.Service{Mode: router.ModeMesh, Idempotent: tt.idempotent},
-				Breaker: router.Breaker{Disabled: true},
+				Breaker: policy.Breaker{Disabled: true},
 			})
 			mesh, direct := counter{err: tt.meshErr}, counter{}
 			err := r.Call(t.Context(), svc, "Greet", mesh.call, direct.call)
@@ -128,7 +129,7 @@ func TestBreaker(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	r := mustNew(t, router.Config{
 		Default: router.Service{Mode: router.ModeMesh},
-		Breaker: router.Breaker{Window: 10 * time.Second, FailureRatio: 0.5, MinRequests: 10, Cooldown: 5 * time.Second, Probes: 2},
+		Breaker: policy.Breaker{Window: 10 * time.Second, FailureRatio: 0.5, MinRequests: 10, Cooldown: 5 * time.Second, Probes: 2},
 	}, router.WithClock(clk.Now), router.WithRegisterer(reg))
 	mesh := &counter{err: router.NotSent("connect_refused", errors.New("refused"))}
 	direct := &counter{}
@@ -218,7 +219,7 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name, reason string) pr
 }
 
 func TestApplicationErrorsDoNotOpenBreaker(t *testing.T) {
-	r := mustNew(t, router.Config{Default: router.Service{Mode: router.ModeMesh}, Breaker: router.Breaker{MinRequests: 1}})
+	r := mustNew(t, router.Config{Default: router.Service{Mode: router.ModeMesh}, Breaker: policy.Breaker{MinRequests: 1}})
 	mesh, direct := &counter{err: router.Application(errors.New("user not found"))}, &counter{}
 	for range 50 {
 		_ = r.Call(t.Context(), svc, "Get", mesh.call, direct.call)
@@ -272,7 +273,7 @@ func TestValidate(t *testing.T) {
 		{router.Config{Default: router.Service{Mode: "half"}}, `default.mode "half"`},
 		{dual(101), "meshWeight 101"},
 		{router.Config{Default: router.Service{Mode: router.ModeMesh}, Services: map[string]router.Service{"x": {Mode: "nope"}}}, "services[x].mode"},
-		{router.Config{Default: router.Service{Mode: router.ModeMesh}, Breaker: router.Breaker{FailureRatio: 2}}, "failureRatio"},
+		{router.Config{Default: router.Service{Mode: router.ModeMesh}, Breaker: policy.Breaker{FailureRatio: 2}}, "failureRatio"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()
@@ -329,7 +330,7 @@ func TestBreakerConsecutiveFailures(t *testing.T) {
 	clk := &clock{now: time.Unix(1000, 0)}
 	r := mustNew(t, router.Config{
 		Default: router.Service{Mode: router.ModeMesh},
-		Breaker: router.Breaker{ConsecutiveFailures: 5},
+		Breaker: policy.Breaker{ConsecutiveFailures: 5},
 	}, router.WithClock(clk.Now))
 	ok, broken := &counter{}, &counter{err: router.NotSent("sidecar_unreachable", errors.New("refused"))}
 	direct := &counter{}

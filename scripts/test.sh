@@ -27,6 +27,10 @@ ensure_istiod_harness
 ensure_rnacos
 [[ -n $lint ]] && ensure_staticcheck
 
+# Every module the tests build, fetched up front with retries, so that a
+# transient proxy error cannot fail a build half-way.
+retry go mod download || die "go mod download failed"
+
 export DUBBOMESH_TESTENV=1
 # Build the example provider once for every test binary (internal/testenv
 # would otherwise build it once per package).

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dubbomesh/dubbomesh/naming"
-	"github.com/dubbomesh/dubbomesh/router"
 
 	_ "google.golang.org/grpc/xds" // xds:/// resolver for the proxyless form
 )
@@ -124,17 +123,16 @@ type Call struct {
 	Reply any
 }
 
-// Invoke runs c through the pool's connection for c.Host. Its error is
-// classified for the router (router.NotSent, router.MeshFailed or
-// router.Application) and wraps the gRPC status error.
+// Invoke runs c through the pool's connection for c.Host. A failure is an
+// *Error (see Classify) wrapping the gRPC status error.
 func (p *Pool) Invoke(ctx context.Context, c *Call) error {
 	req, reply, opts, err := payload(c)
 	if err != nil {
-		return router.NotSent("unsupported_payload", err)
+		return newError(OutcomeNotSent, "unsupported_payload", err)
 	}
 	cc, err := p.Conn(c.Host)
 	if err != nil {
-		return router.NotSent("dial", err)
+		return newError(OutcomeNotSent, "dial", err)
 	}
 	md := metadata.MD{}
 	for k, v := range c.Headers {
@@ -217,7 +215,8 @@ var notWritten = []struct{ text, reason string }{
 	{"no such host", "sidecar_unreachable"},
 }
 
-// Classify sorts a mesh call's error for the router (DESIGN.md §5). The
+// Classify sorts a mesh call's error for the router (DESIGN.md §5): a
+// non-nil err becomes an *Error wrapping it. The
 // request provably did not reach a provider when the call failed with
 // UNAVAILABLE before any response header because the sidecar could not be
 // reached or refused the stream (connection refused, REFUSED_STREAM), or
@@ -232,12 +231,12 @@ func Classify(err error, header metadata.MD) error {
 	}
 	st, ok := status.FromError(err)
 	if !ok {
-		return router.MeshFailed("non_grpc_error", err)
+		return newError(OutcomeMaybeSent, "non_grpc_error", err)
 	}
 	msg := st.Message()
 	for _, lr := range localReplies {
 		if strings.Contains(msg, lr.text) {
-			return router.NotSent(lr.reason, err)
+			return newError(OutcomeNotSent, lr.reason, err)
 		}
 	}
 	switch st.Code() {
@@ -245,20 +244,20 @@ func Classify(err error, header metadata.MD) error {
 		if len(header) == 0 {
 			for _, nw := range notWritten {
 				if strings.Contains(msg, nw.text) {
-					return router.NotSent(nw.reason, err)
+					return newError(OutcomeNotSent, nw.reason, err)
 				}
 			}
-			return router.MeshFailed("unavailable_no_headers", err)
+			return newError(OutcomeMaybeSent, "unavailable_no_headers", err)
 		}
-		return router.MeshFailed("unavailable", err)
+		return newError(OutcomeMaybeSent, "unavailable", err)
 	case codes.DeadlineExceeded:
-		return router.MeshFailed("deadline_exceeded", err)
+		return newError(OutcomeMaybeSent, "deadline_exceeded", err)
 	case codes.Canceled:
-		return router.MeshFailed("canceled", err)
+		return newError(OutcomeMaybeSent, "canceled", err)
 	case codes.Internal, codes.Unknown:
 		if len(header) == 0 {
-			return router.MeshFailed(strings.ToLower(st.Code().String()), err)
+			return newError(OutcomeMaybeSent, strings.ToLower(st.Code().String()), err)
 		}
 	}
-	return router.Application(err)
+	return newError(OutcomeAnswered, "application", err)
 }

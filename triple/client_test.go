@@ -11,6 +11,9 @@ import (
 	"github.com/dubbomesh/dubbomesh/router"
 )
 
+// The router finds this package's errors through its MeshError interface.
+var _ router.MeshError = (*Error)(nil)
+
 func TestClassify(t *testing.T) {
 	headers := metadata.Pairs("content-type", "application/grpc")
 	tests := []struct {

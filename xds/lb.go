@@ -72,7 +72,7 @@ func (k lbKind) build() (*clusterv3.LoadBalancingPolicy, error) {
 		if err != nil {
 			return nil, fmt.Errorf("xds: load balancing policy: %w", err)
 		}
-		out.Policies = append(out.Policies, policy(extensionName(m), a))
+		out.Policies = append(out.Policies, policyEntry(extensionName(m), a))
 	}
 	return out, nil
 }
@@ -83,7 +83,7 @@ func ringHash() *ringhashv3.RingHash {
 	return &ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_XX_HASH}
 }
 
-func policy(name string, cfg *anypb.Any) *clusterv3.LoadBalancingPolicy_Policy {
+func policyEntry(name string, cfg *anypb.Any) *clusterv3.LoadBalancingPolicy_Policy {
 	return &clusterv3.LoadBalancingPolicy_Policy{TypedExtensionConfig: &corev3.TypedExtensionConfig{
 		Name:        name,
 		TypedConfig: cfg,

@@ -47,12 +47,22 @@ type Config struct {
 	Address     string
 	Translation Translation
 	// Debounce bounds coalescing of model changes into pushes.
-	Debounce debounce.Config
+	Debounce Debounce
 	// MaxMessageBytes bounds gRPC messages in both directions; large pushes
 	// (100k endpoints) exceed gRPC's 4 MiB default.
 	MaxMessageBytes int
 	// TLS secures the server; the zero value is plain text.
 	TLS TLS
+}
+
+// Debounce bounds how model changes coalesce into pushes: a push runs once
+// changes have been quiet for Quiet, or Ceiling after the first unpushed
+// change, whichever comes first; one push is in flight at a time, and a lone
+// change is never delayed by more than Quiet. Zero fields take the defaults
+// (DefaultQuiet, DefaultCeiling).
+type Debounce struct {
+	Quiet   time.Duration `yaml:"quiet"`
+	Ceiling time.Duration `yaml:"ceiling"`
 }
 
 // Defaults used for zero fields by New.
@@ -91,8 +101,8 @@ func (c Config) Validate() error {
 	if err := c.Translation.Validate(); err != nil {
 		return err
 	}
-	if err := c.Debounce.Validate(); err != nil {
-		return err
+	if err := c.Debounce.config().Validate(); err != nil {
+		return fmt.Errorf("xds: %w", err)
 	}
 	if err := c.TLS.validate(); err != nil {
 		return err
@@ -101,6 +111,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("xds: max message size %d is below gRPC's 4 MiB default", c.MaxMessageBytes)
 	}
 	return nil
+}
+
+func (d Debounce) config() debounce.Config {
+	return debounce.Config{Quiet: d.Quiet, Ceiling: d.Ceiling}
 }
 
 // Server publishes a Model over xDS.
@@ -244,7 +258,7 @@ func (s *Server) publishLoop(ctx context.Context) error {
 	s.publish(s.model.Drain())
 	s.gate.Open()
 	s.log.Info("initial state published; serving clients")
-	return debounce.Run(ctx, s.cfg.Debounce, s.model.Changed(), func(context.Context) error {
+	return debounce.Run(ctx, s.cfg.Debounce.config(), s.model.Changed(), func(context.Context) error {
 		s.publish(s.model.Drain())
 		return nil
 	})

@@ -28,8 +28,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/dubbomesh/dubbomesh/naming"
+	"github.com/dubbomesh/dubbomesh/policy"
 	"github.com/dubbomesh/dubbomesh/registry"
-	"github.com/dubbomesh/dubbomesh/router"
 )
 
 // Names of the resources Envoy sidecars get.
@@ -53,7 +53,7 @@ type Translation struct {
 	// Breaker is the apps' mesh circuit breaker setting; clusters get the
 	// matching outlier detection (unless it is disabled), so Envoy ejects a
 	// failing provider on the same terms the app stops using the mesh.
-	Breaker router.Breaker
+	Breaker policy.Breaker
 }
 
 // Validate reports settings a user has to fix.
@@ -236,26 +236,27 @@ func http2Options() map[string]*anypb.Any {
 	}
 }
 
-// outlierDetection maps the breaker settings: ConsecutiveFailures →
-// consecutive 5xx and gateway failures, FailureRatio over MinRequests →
-// failure percentage (what grpc-go implements too), Cooldown → base
-// ejection time, a tenth of the Window → the analysis interval.
-func outlierDetection(b router.Breaker) *clusterv3.OutlierDetection {
-	if b.Disabled {
+// outlierDetection is the breaker's outlier detection (policy.Outlier):
+// ConsecutiveFailures → consecutive 5xx and gateway failures, FailureRatio
+// over MinRequests → failure percentage (what grpc-go implements too),
+// Cooldown → base ejection time, a tenth of the Window → the analysis
+// interval.
+func outlierDetection(b policy.Breaker) *clusterv3.OutlierDetection {
+	o, ok := b.Outlier()
+	if !ok {
 		return nil
 	}
-	b = b.WithDefaults()
 	return &clusterv3.OutlierDetection{
-		Consecutive_5Xx:                    wrapperspb.UInt32(uint32(b.ConsecutiveFailures)),
-		ConsecutiveGatewayFailure:          wrapperspb.UInt32(uint32(b.ConsecutiveFailures)),
+		Consecutive_5Xx:                    wrapperspb.UInt32(o.ConsecutiveFailures),
+		ConsecutiveGatewayFailure:          wrapperspb.UInt32(o.ConsecutiveFailures),
 		EnforcingConsecutiveGatewayFailure: wrapperspb.UInt32(100),
-		Interval:                           durationpb.New(max(b.Window/10, 100*time.Millisecond)),
-		BaseEjectionTime:                   durationpb.New(b.Cooldown),
-		FailurePercentageThreshold:         wrapperspb.UInt32(uint32(b.FailureRatio * 100)),
+		Interval:                           durationpb.New(o.Interval),
+		BaseEjectionTime:                   durationpb.New(o.BaseEjectionTime),
+		FailurePercentageThreshold:         wrapperspb.UInt32(o.FailurePercentage),
 		EnforcingFailurePercentage:         wrapperspb.UInt32(100),
-		FailurePercentageRequestVolume:     wrapperspb.UInt32(uint32(b.MinRequests)),
+		FailurePercentageRequestVolume:     wrapperspb.UInt32(o.RequestVolume),
 		FailurePercentageMinimumHosts:      wrapperspb.UInt32(1),
-		MaxEjectionPercent:                 wrapperspb.UInt32(50),
+		MaxEjectionPercent:                 wrapperspb.UInt32(o.MaxEjectionPercent),
 	}
 }
 
@@ -540,7 +541,7 @@ type sharedMessages struct {
 
 	mu        sync.Mutex
 	durations map[time.Duration]*durationpb.Duration
-	outliers  map[router.Breaker]*clusterv3.OutlierDetection
+	outliers  map[policy.Breaker]*clusterv3.OutlierDetection
 	policies  map[lbKind]*clusterv3.LoadBalancingPolicy
 	headers   map[headerKey]*routev3.HeaderMatcher
 }
@@ -558,7 +559,7 @@ func newSharedMessages() *sharedMessages {
 		weight1:       wrapperspb.UInt32(1),
 		weightDefault: wrapperspb.UInt32(registry.DefaultWeight),
 		durations:     map[time.Duration]*durationpb.Duration{},
-		outliers:      map[router.Breaker]*clusterv3.OutlierDetection{},
+		outliers:      map[policy.Breaker]*clusterv3.OutlierDetection{},
 		policies:      map[lbKind]*clusterv3.LoadBalancingPolicy{},
 		headers:       map[headerKey]*routev3.HeaderMatcher{},
 
@@ -592,7 +593,7 @@ func (s *sharedMessages) duration(d time.Duration) *durationpb.Duration {
 	return v
 }
 
-func (s *sharedMessages) outlierDetection(b router.Breaker) *clusterv3.OutlierDetection {
+func (s *sharedMessages) outlierDetection(b policy.Breaker) *clusterv3.OutlierDetection {
 	v, _ := memo(&s.mu, s.outliers, b, func() (*clusterv3.OutlierDetection, error) { return outlierDetection(b), nil })
 	return v
 }

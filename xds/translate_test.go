@@ -144,21 +144,3 @@ func TestLoadBalancePolicies(t *testing.T) {
 		}
 	}
 }
-
-func TestIsEnvoy(t *testing.T) {
-	for _, tt := range []struct {
-		bootstrap func() ([]byte, error)
-		want      bool
-	}{
-		{func() ([]byte, error) { return EnvoyBootstrap(BootstrapConfig{XDSAddress: "127.0.0.1:1", NodeID: "n"}) }, true},
-		{func() ([]byte, error) { return GRPCBootstrap(BootstrapConfig{XDSAddress: "127.0.0.1:1", NodeID: "n"}) }, false},
-	} {
-		b, err := tt.bootstrap()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := strings.Contains(string(b), `"GENERATOR": "envoy"`); got != tt.want {
-			t.Errorf("bootstrap GENERATOR envoy = %v, want %v:\n%s", got, tt.want, b)
-		}
-	}
-}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/internal/admin"
 	"github.com/dubbomesh/dubbomesh/internal/config"
-	"github.com/dubbomesh/dubbomesh/internal/debounce"
 	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/nacos"
@@ -130,7 +129,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 			ConsistentHash:  cfg.XDS.ConsistentHash,
 			Breaker:         cfg.Breaker,
 		},
-		Debounce:        debounce.Config{Quiet: cfg.XDS.Debounce.Quiet, Ceiling: cfg.XDS.Debounce.Ceiling},
+		Debounce:        xds.Debounce{Quiet: cfg.XDS.Debounce.Quiet, Ceiling: cfg.XDS.Debounce.Ceiling},
 		MaxMessageBytes: cfg.XDS.MaxMessageBytes,
 		TLS:             xds.TLS{CertFile: cfg.XDS.TLS.Cert, KeyFile: cfg.XDS.TLS.Key, ClientCAFile: cfg.XDS.TLS.ClientCA},
 	}

@@ -17,7 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/dubbomesh/dubbomesh/router"
+	"github.com/dubbomesh/dubbomesh/policy"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -40,7 +40,7 @@ type Config struct {
 	// Breaker is the apps' mesh circuit breaker setting (the `breaker:`
 	// block of the adapter's routing file); clusters get the matching Envoy
 	// outlier detection.
-	Breaker router.Breaker `yaml:"breaker"`
+	Breaker policy.Breaker `yaml:"breaker"`
 }
 
 // Model configures the merged view of the registries.
@@ -188,7 +188,7 @@ func (c Config) Validate() error {
 	if len(c.Registries) == 0 {
 		return fmt.Errorf("%w: registries: give at least one registry URL, e.g. zookeeper://127.0.0.1:2181", ErrInvalid)
 	}
-	if err := (router.Config{Default: router.Service{Mode: router.ModeLegacy}, Breaker: c.Breaker}).Validate(); err != nil {
+	if err := c.Breaker.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	names := map[string]bool{}
