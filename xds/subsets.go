@@ -133,7 +133,8 @@ func (t *Translation) routes(k registry.ServiceKey, subsets []subsetCluster) []*
 		r.Action = shared.noSubsetReply
 		out = append(out, r)
 	}
-	other := route("other-services", "/", nil)
+	// Every host's catch-all matches the same: one shared match message.
+	other := &routev3.Route{Name: "other-services", Match: shared.matchAll}
 	if catchAll == nil {
 		catchAll = allSubsets(subsets)
 	}

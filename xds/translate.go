@@ -535,6 +535,7 @@ type sharedMessages struct {
 
 	// Routes (subsets.go).
 	forcedTagRoute  *routev3.Route
+	matchAll        *routev3.RouteMatch
 	noUntaggedReply *routev3.Route_DirectResponse
 	noSubsetReply   *routev3.Route_DirectResponse
 	hashPolicy      []*routev3.RouteAction_HashPolicy
@@ -564,6 +565,7 @@ func newSharedMessages() *sharedMessages {
 		headers:       map[headerKey]*routev3.HeaderMatcher{},
 
 		forcedTagRoute:  forcedTagRoute(),
+		matchAll:        &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
 		noUntaggedReply: directResponse(msgNoUntagged),
 		noSubsetReply:   directResponse(msgNoSubset),
 		hashPolicy:      hashPolicy(),
