@@ -36,19 +36,23 @@ const DefaultSidecar = "127.0.0.1:15001"
 // ErrInvalidConfig is wrapped by configuration errors.
 var ErrInvalidConfig = errors.New("adapter: invalid config")
 
-// Config is the adapter's start-up configuration.
+// Config is the adapter's start-up configuration: the `dubbo.mesh` section
+// of dubbogo.yaml, decoded as is (yaml keys as tagged; Routing's and
+// Target's keys sit in the section itself).
 type Config struct {
-	// Routing is the initial routing; the routing file replaces it.
-	Routing router.Config
-	// Target is where mesh calls go.
-	Target triple.Target
-	// Hosts names mesh hosts; it must match dubbomesh's naming settings.
-	Hosts naming.Hosts
+	// Routing is the initial routing (keys default, services, breaker: the
+	// routing file's schema); the routing file replaces it.
+	Routing router.Config `yaml:",inline"`
+	// Target is where mesh calls go (keys sidecar, proxyless).
+	Target triple.Target `yaml:",inline"`
+	// Hosts names mesh hosts: the `naming:` block, the same type and keys
+	// as dubbomesh's, and it must hold the same values.
+	Hosts naming.Hosts `yaml:"naming"`
 	// RoutingFile, when set, is a YAML router.Config re-read on change.
-	RoutingFile string
+	RoutingFile string `yaml:"routingFile"`
 	// ConfigCenter, when its URL is set, holds the routing YAML under a
 	// key; changes apply as they are published.
-	ConfigCenter ConfigCenter
+	ConfigCenter ConfigCenter `yaml:"configCenter"`
 }
 
 // Load builds the start-up Config: the defaults (legacy mode, sidecar at

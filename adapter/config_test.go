@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/policy"
 	"github.com/dubbomesh/dubbomesh/router"
 	"github.com/dubbomesh/dubbomesh/triple"
@@ -28,13 +29,12 @@ dubbo:
   registries:
     zk: {protocol: zookeeper, address: 127.0.0.1:2181}
   mesh:
-    mode: dual
-    meshWeight: 30
-    idempotent: [GetUser]
+    default: {mode: dual, meshWeight: 30, idempotent: [GetUser]}
     sidecar: 127.0.0.1:15999
     services:
       org.example.OrderService: {mode: legacy}
     breaker: {cooldown: 2s}
+    naming: {interfaceTemplate: "{interface}.mesh"}
     configCenter: {url: "zookeeper://127.0.0.1:2181"}
 `), 0o644); err != nil {
 		t.Fatal(err)
@@ -55,6 +55,7 @@ dubbo:
 			Breaker:  policy.Breaker{Cooldown: 2 * time.Second},
 		},
 		Target:       triple.Target{Sidecar: "127.0.0.1:15999"},
+		Hosts:        naming.Hosts{InterfaceTemplate: "{interface}.mesh"},
 		RoutingFile:  "/tmp/routing.yaml",
 		ConfigCenter: ConfigCenter{URL: "zookeeper://127.0.0.1:2181", Key: "shop-routing"},
 	}
@@ -79,11 +80,18 @@ func TestLoadErrors(t *testing.T) {
 	if err := os.WriteFile(typo, []byte("dubbo:\n  mesh:\n    mod: dual\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The flat form (mode: at the section's top) is the routing file's
+	// default: block now.
+	flat := filepath.Join(dir, "flat.yaml")
+	if err := os.WriteFile(flat, []byte("dubbo:\n  mesh:\n    mode: dual\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		env  map[string]string
 		want string
 	}{
 		{map[string]string{envDubbogoPath: typo}, "field mod not found"},
+		{map[string]string{envDubbogoPath: flat}, "field mode not found"},
 		{map[string]string{envDubbogoPath: typo + ".none", EnvMode: "half"}, `mode "half"`},
 		{map[string]string{envDubbogoPath: typo + ".none", EnvMeshWeight: "lots"}, "DUBBOMESH_MESH_WEIGHT"},
 		{map[string]string{envDubbogoPath: typo + ".none", EnvProxyless: "maybe"}, "DUBBOMESH_PROXYLESS"},

@@ -1,9 +1,11 @@
 package adapter
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/common"
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
@@ -37,7 +39,7 @@ type configListener struct {
 }
 
 // Process implements config_center.ConfigurationListener.
-func (l configListener) Process(ev *config_center.ConfigChangeEvent) {
+func (l *configListener) Process(ev *config_center.ConfigChangeEvent) {
 	if ev.ConfigType == remoting.EventTypeDel {
 		l.log.Warn("routing key deleted from the config center; keeping the routing in force", "key", l.where)
 		return
@@ -45,7 +47,7 @@ func (l configListener) Process(ev *config_center.ConfigChangeEvent) {
 	l.apply(fmt.Sprint(ev.Value))
 }
 
-func (l configListener) apply(value string) {
+func (l *configListener) apply(value string) {
 	cfg, err := ParseRouting(strings.NewReader(value))
 	if err != nil {
 		l.log.Error("routing from the config center rejected; keeping the routing in force", "key", l.where, "error", err)
@@ -56,10 +58,14 @@ func (l configListener) apply(value string) {
 	}
 }
 
-// watchConfigCenter applies the key's current value and every change to it,
-// through dubbo-go's own config-center client (the app imports the
-// implementation, e.g. dubbo-go's config_center/zookeeper).
-func watchConfigCenter(cc ConfigCenter, r *router.Router, log *slog.Logger) error {
+// watchConfigCenter applies the key's current value and every change to it
+// until ctx is done; the returned channel is closed once the watch has
+// ended and its client is closed. A ZooKeeper config center is watched
+// directly (zkRouting: the node /dubbo/config/{group}/{key}, as dubbo-go's
+// config center keeps it); any other goes through dubbo-go's own
+// config-center client (the app imports the implementation, e.g. dubbo-go's
+// config_center/nacos).
+func watchConfigCenter(ctx context.Context, cc ConfigCenter, r *router.Router, log *slog.Logger) (<-chan struct{}, error) {
 	group, key := cc.Group, cc.Key
 	if group == "" {
 		group = DefaultRoutingGroup
@@ -69,27 +75,51 @@ func watchConfigCenter(cc ConfigCenter, r *router.Router, log *slog.Logger) erro
 	}
 	u, err := common.NewURL(cc.URL)
 	if err != nil {
-		return fmt.Errorf("config center %q: %w", cc.URL, err)
+		return nil, fmt.Errorf("config center %q: %w", cc.URL, err)
+	}
+	l := &configListener{router: r, log: log, where: group + "/" + key}
+	if u.Protocol == "zookeeper" {
+		z := &zkRouting{servers: strings.Split(u.Location, ","), path: zkRoot + "/" + group + "/" + key, apply: l.apply, log: log}
+		done, err := z.start(ctx, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("watching routing in the config center", "url", u.Location, "key", z.path)
+		return done, nil
 	}
 	u.SetParam(constant.ConfigNamespaceKey, group)
 	u.SetParam(constant.ConfigGroupKey, group)
 	factory, err := extension.GetConfigCenterFactory(u.Protocol)
 	if err != nil {
-		return fmt.Errorf("config center %q: %w (import dubbo-go's config_center/%s)", cc.URL, err, u.Protocol)
+		return nil, fmt.Errorf("config center %q: %w (import dubbo-go's config_center/%s)", cc.URL, err, u.Protocol)
 	}
 	dc, err := factory.GetDynamicConfiguration(u)
 	if err != nil {
-		return fmt.Errorf("config center %q: %w", cc.URL, err)
+		return nil, fmt.Errorf("config center %q: %w", cc.URL, err)
 	}
-	l := configListener{router: r, log: log, where: group + "/" + key}
 	dc.AddListener(key, l, config_center.WithGroup(group))
+	stop := func() {
+		dc.RemoveListener(key, l, config_center.WithGroup(group))
+		// dubbo-go's config centers have Destroy (not in the interface):
+		// it closes their client and waits for their watch goroutines.
+		if d, ok := dc.(interface{ Destroy() }); ok {
+			d.Destroy()
+		}
+	}
 	value, err := dc.GetProperties(key, config_center.WithGroup(group))
 	if err != nil {
-		return fmt.Errorf("config center %q: read %s: %w", cc.URL, l.where, err)
+		stop()
+		return nil, fmt.Errorf("config center %q: read %s: %w", cc.URL, l.where, err)
 	}
 	if value != "" {
 		l.apply(value)
 	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		stop()
+	}()
 	log.Info("watching routing in the config center", "url", u.Location, "key", l.where)
-	return nil
+	return done, nil
 }

@@ -24,24 +24,35 @@ type fileWatcher struct {
 const settle = 50 * time.Millisecond
 
 // start watches the file's directory (editors and config-map updates
-// replace files by rename) until ctx is done.
-func (w *fileWatcher) start(ctx context.Context) error {
+// replace files by rename) until ctx is done; the returned channel is
+// closed when the watch has ended and its resources are released.
+func (w *fileWatcher) start(ctx context.Context) (<-chan struct{}, error) {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := fw.Add(filepath.Dir(w.path)); err != nil {
 		fw.Close()
-		return err
+		return nil, err
 	}
-	go w.loop(ctx, fw)
-	return nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.loop(ctx, fw)
+	}()
+	return done, nil
 }
 
 func (w *fileWatcher) loop(ctx context.Context, fw *fsnotify.Watcher) {
 	defer fw.Close()
 	name := filepath.Clean(w.path)
-	var timer <-chan time.Time
+	var timer *time.Timer
+	var fire <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -51,15 +62,19 @@ func (w *fileWatcher) loop(ctx context.Context, fw *fsnotify.Watcher) {
 				return
 			}
 			if filepath.Clean(ev.Name) == name && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
-				timer = time.After(settle)
+				if timer != nil {
+					timer.Stop()
+				}
+				timer = time.NewTimer(settle)
+				fire = timer.C
 			}
 		case err, ok := <-fw.Errors:
 			if !ok {
 				return
 			}
 			w.log.Warn("routing file watch error", "error", err)
-		case <-timer:
-			timer = nil
+		case <-fire:
+			timer, fire = nil, nil
 			w.reload()
 		}
 	}

@@ -7,4 +7,6 @@
 //	DUBBOMESH_BENCH_SERVICES=10000 go test -run '^$' -bench . -benchtime 1x -timeout 30m ./bench
 //
 // The size defaults to a small data set so that `go test -bench` stays quick.
+// Everything here is test code (_test.go): the package exports nothing and
+// is not a library.
 package bench

@@ -19,10 +19,12 @@ const (
 var ErrInvalidTemplate = errors.New("naming: invalid host template")
 
 // Hosts turns Dubbo interface and application names into mesh host names.
-// The zero value uses the default templates.
+// The zero value uses the default templates. It is the `naming:` block of
+// both dubbomesh's configuration and the adapter's dubbo.mesh section, so
+// the control plane and the apps name hosts alike.
 type Hosts struct {
-	InterfaceTemplate   string // must contain {interface}
-	ApplicationTemplate string // must contain {application}
+	InterfaceTemplate   string `yaml:"interfaceTemplate"`   // must contain {interface}
+	ApplicationTemplate string `yaml:"applicationTemplate"` // must contain {application}
 }
 
 // Validate reports a template a user has to fix.

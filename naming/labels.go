@@ -38,13 +38,14 @@ type Workload struct {
 }
 
 // Labeler maps Dubbo facts to workload labels. The zero value emits the
-// canonical labels only.
+// canonical labels only. It is the `labels:` block of dubbomesh's
+// configuration.
 type Labeler struct {
 	// FromParams copies Dubbo parameters to labels: parameter name → label
 	// key. Volatile parameters are ignored.
-	FromParams map[string]string
+	FromParams map[string]string `yaml:"fromParams"`
 	// Static labels are added to every workload; canonical labels win.
-	Static map[string]string
+	Static map[string]string `yaml:"static"`
 }
 
 // Labels returns the sanitized labels of w. Empty values are omitted.

@@ -12,12 +12,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dubbomesh/dubbomesh/naming"
-
-	_ "google.golang.org/grpc/xds" // xds:/// resolver for the proxyless form
 )
 
 // Triple headers naming the Dubbo group and version of a call.
@@ -36,11 +35,13 @@ var ErrUnsupportedPayload = errors.New("triple: payload not supported on the mes
 type Target struct {
 	// Sidecar is the address of the local sidecar's outbound listener,
 	// e.g. "127.0.0.1:15001". Calls carry the mesh host as :authority.
-	Sidecar string
+	Sidecar string `yaml:"sidecar"`
 	// Proxyless sends calls to xds:///host through grpc-go's xDS resolver
 	// (bootstrap from GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG)
-	// instead of the sidecar.
-	Proxyless bool
+	// instead of the sidecar. The resolver is linked only into programs
+	// that import it (package adapter/proxyless, or google.golang.org/grpc/xds):
+	// without it calls fail with ErrNoXDSResolver.
+	Proxyless bool `yaml:"proxyless"`
 }
 
 // Pool holds one client connection per mesh host, shared by every
@@ -49,9 +50,22 @@ type Pool struct {
 	target Target
 	opts   []grpc.DialOption
 
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
+	mu     sync.Mutex
+	conns  map[string]*grpc.ClientConn
+	closed bool
 }
+
+// ErrClosed is returned by a Pool's calls after Close; such a call was not
+// sent.
+var ErrClosed = errors.New("triple: pool closed")
+
+// ErrNoXDSResolver is returned for a proxyless target in a program that
+// does not link grpc-go's xds resolver.
+var ErrNoXDSResolver = errors.New(`triple: proxyless needs grpc-go's xds resolver: import _ "github.com/dubbomesh/dubbomesh/adapter/proxyless"`)
+
+// XDSResolverLinked reports whether grpc-go's xds:/// resolver is
+// registered in this program (Target.Proxyless needs it).
+func XDSResolverLinked() bool { return resolver.Get("xds") != nil }
 
 // NewPool returns a pool dialing per target. Extra dial options are appended
 // to the defaults (insecure transport: the sidecar adds mTLS).
@@ -64,8 +78,14 @@ func NewPool(target Target, opts ...grpc.DialOption) *Pool {
 func (p *Pool) Conn(host string) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
 	if cc, ok := p.conns[host]; ok {
 		return cc, nil
+	}
+	if p.target.Proxyless && !XDSResolverLinked() {
+		return nil, ErrNoXDSResolver
 	}
 	target := "xds:///" + host
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
@@ -81,10 +101,12 @@ func (p *Pool) Conn(host string) (*grpc.ClientConn, error) {
 	return cc, nil
 }
 
-// Close closes every connection.
+// Close closes every connection; later calls fail with ErrClosed (before
+// sending). Calls in flight end with the connection. Safe to call twice.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	var errs []error
 	for host, cc := range p.conns {
 		errs = append(errs, cc.Close())

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/dubbomesh/dubbomesh/router"
 )
@@ -47,5 +48,35 @@ func TestClassify(t *testing.T) {
 				t.Error("classified error does not wrap the original")
 			}
 		})
+	}
+}
+
+// TestPoolLinkAndClose: this test binary does not link grpc-go's xds
+// resolver, so a proxyless pool says so instead of dialing; a closed pool
+// refuses new connections, and both errors count as not sent.
+func TestPoolLinkAndClose(t *testing.T) {
+	if XDSResolverLinked() {
+		t.Fatal("package triple links grpc-go's xds resolver; only adapter/proxyless may")
+	}
+	p := NewPool(Target{Proxyless: true})
+	if _, err := p.Conn("greeter.dubbo"); !errors.Is(err, ErrNoXDSResolver) {
+		t.Errorf("proxyless Conn without the resolver: %v, want ErrNoXDSResolver", err)
+	}
+	p = NewPool(Target{Sidecar: "127.0.0.1:15001"})
+	if _, err := p.Conn("greeter.dubbo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	err := p.Invoke(t.Context(), &Call{Host: "greeter.dubbo", Interface: "x.Greeter", Method: "Greet", Request: wrapperspb.String("hi"), Reply: &wrapperspb.StringValue{}})
+	if !errors.Is(err, ErrClosed) {
+		t.Errorf("Invoke after Close: %v, want ErrClosed", err)
+	}
+	if kind, reason := router.Classify(err); kind != router.FailureNotSent || reason != "dial" {
+		t.Errorf("Invoke after Close classified %v %q, want not sent, dial", kind, reason)
 	}
 }

@@ -41,18 +41,20 @@ type Model interface {
 
 var _ Model = (*registry.Merger)(nil)
 
-// Config configures the xDS server.
+// Config configures the xDS server. It is the `xds:` block of dubbomesh's
+// configuration file (yaml keys as tagged; Translation's keys sit in the
+// same block), decoded as is.
 type Config struct {
 	// Address to listen on, e.g. "127.0.0.1:15010". Used by Run.
-	Address     string
-	Translation Translation
+	Address     string      `yaml:"address"`
+	Translation Translation `yaml:",inline"`
 	// Debounce bounds coalescing of model changes into pushes.
-	Debounce Debounce
+	Debounce Debounce `yaml:"debounce"`
 	// MaxMessageBytes bounds gRPC messages in both directions; large pushes
 	// (100k endpoints) exceed gRPC's 4 MiB default.
-	MaxMessageBytes int
+	MaxMessageBytes int `yaml:"maxMessageBytes"`
 	// TLS secures the server; the zero value is plain text.
-	TLS TLS
+	TLS TLS `yaml:"tls"`
 }
 
 // Debounce bounds how model changes coalesce into pushes: a push runs once

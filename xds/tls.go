@@ -23,13 +23,13 @@ import (
 type TLS struct {
 	// CertFile and KeyFile are the server's certificate chain and private
 	// key; both or neither.
-	CertFile string
-	KeyFile  string
+	CertFile string `yaml:"cert"`
+	KeyFile  string `yaml:"key"`
 	// ClientCAFile, if set, requires every client to present a certificate
 	// signed by one of these CAs (mutual TLS). istiod's xds:// config source
 	// supports server TLS only (ClientTLSSettings mode SIMPLE): leave it
 	// empty when istiod connects.
-	ClientCAFile string
+	ClientCAFile string `yaml:"clientCA"`
 }
 
 // Enabled reports whether the server uses TLS.

@@ -39,27 +39,33 @@ const (
 )
 
 // Translation configures how the model becomes xDS resources.
+// Hosts, Labeler and Breaker are shared with other parts (the Istio output,
+// the apps) and so are not keys of the `xds:` block: dubbomesh sets them
+// from its top-level `naming:`, `labels:` and `breaker:` blocks.
 type Translation struct {
-	Hosts   naming.Hosts
-	Labeler naming.Labeler
+	Hosts   naming.Hosts   `yaml:"-"`
+	Labeler naming.Labeler `yaml:"-"`
 	// OutboundAddress is the socket address of the Envoy outbound listener,
 	// e.g. "127.0.0.1:15001".
-	OutboundAddress string
+	OutboundAddress string `yaml:"outboundAddress"`
 	// ConsistentHash selects the policy for Dubbo's consistenthashing
 	// loadbalance: "ring_hash" (default) or "maglev".
-	ConsistentHash string
+	ConsistentHash string `yaml:"consistentHash"`
 	// ConnectTimeout of every cluster; default 1s.
-	ConnectTimeout time.Duration
+	ConnectTimeout time.Duration `yaml:"connectTimeout"`
 	// Breaker is the apps' mesh circuit breaker setting; clusters get the
 	// matching outlier detection (unless it is disabled), so Envoy ejects a
 	// failing provider on the same terms the app stops using the mesh.
-	Breaker policy.Breaker
+	Breaker policy.Breaker `yaml:"-"`
 }
 
 // Validate reports settings a user has to fix.
 func (t Translation) Validate() error {
 	if err := t.Hosts.Validate(); err != nil {
 		return err
+	}
+	if err := t.Breaker.Validate(); err != nil {
+		return fmt.Errorf("xds: %w", err)
 	}
 	if t.OutboundAddress != "" {
 		if _, _, err := splitHostPort(t.OutboundAddress); err != nil {

@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/dubbomesh/dubbomesh/internal/config"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/config"
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/internal/xdstest"
 	"github.com/dubbomesh/dubbomesh/xds"
@@ -40,7 +40,7 @@ func startMesh(t *testing.T, registries ...string) *mesh {
 	}
 	cfg := config.Config{
 		Registries: registries,
-		XDS:        config.XDS{Address: m.xds, OutboundAddress: m.outbound},
+		XDS:        xds.Config{Address: m.xds, Translation: xds.Translation{OutboundAddress: m.outbound}},
 		Admin:      config.Admin{Address: m.admin},
 		Log:        config.Log{Level: "warn"},
 	}

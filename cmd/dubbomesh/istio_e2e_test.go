@@ -28,10 +28,11 @@ import (
 	"google.golang.org/grpc/status"
 	grpcxds "google.golang.org/grpc/xds"
 
-	"github.com/dubbomesh/dubbomesh/internal/config"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/config"
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/internal/xdstest"
 	"github.com/dubbomesh/dubbomesh/xds"
+	"github.com/dubbomesh/dubbomesh/xds/istio"
 )
 
 // istioNode is an Istio sidecar node id in namespace dubbo.
@@ -49,19 +50,19 @@ type istioMesh struct {
 // these tests listens on it).
 func startIstioMesh(t *testing.T, xdsAddr string, triplePort int, registries ...string) *istioMesh {
 	t.Helper()
-	return startIstioMeshTLS(t, xdsAddr, triplePort, config.TLS{}, registries...)
+	return startIstioMeshTLS(t, xdsAddr, triplePort, xds.TLS{}, registries...)
 }
 
 // startIstioMeshTLS is startIstioMesh with the xDS server's TLS settings.
-func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls config.TLS, registries ...string) *istioMesh {
+func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls xds.TLS, registries ...string) *istioMesh {
 	t.Helper()
 	m := &istioMesh{xds: xdsAddr, admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
 	cfg := config.Config{
 		Registries: registries,
-		XDS:        config.XDS{Address: m.xds, OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), TLS: tls},
+		XDS:        xds.Config{Address: m.xds, Translation: xds.Translation{OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}, TLS: tls},
 		Admin:      config.Admin{Address: m.admin},
 		Log:        config.Log{Level: "warn"},
-		Istio:      config.Istio{Enabled: true, Ports: config.IstioPorts{Triple: uint32(triplePort)}},
+		Istio:      config.Istio{Enabled: true, Config: istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}}},
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/dubbomesh/dubbomesh/internal/config"
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/xds"
 )
 
 // TestIstiodOverTLS: istiod reads dubbomesh's config source over TLS
@@ -19,7 +19,7 @@ func TestIstiodOverTLS(t *testing.T) {
 	p := testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Application: "greeter-v1", Version: "1.0.0"})
 	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	port := testenv.FreePort(t)
-	startIstioMeshTLS(t, xdsAddr, port, config.TLS{Cert: certs.ServerCert, Key: certs.ServerKey}, reg)
+	startIstioMeshTLS(t, xdsAddr, port, xds.TLS{CertFile: certs.ServerCert, KeyFile: certs.ServerKey}, reg)
 
 	istiod := testenv.StartIstiod(t, xdsAddr, testenv.IstiodConfig{XDSCAFile: certs.CA})
 	w := watchIstiod(t, istiod.XDSAddr())

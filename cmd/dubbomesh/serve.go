@@ -13,9 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/dubbomesh/dubbomesh/internal/admin"
-	"github.com/dubbomesh/dubbomesh/internal/config"
-	"github.com/dubbomesh/dubbomesh/naming"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/admin"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/config"
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/nacos"
 	"github.com/dubbomesh/dubbomesh/registry/zookeeper"
@@ -23,10 +22,19 @@ import (
 	"github.com/dubbomesh/dubbomesh/xds/istio"
 )
 
+// keyFlags are the flags that set a configuration key (config.Config.Set).
+var keyFlags = []struct{ name, key, usage string }{
+	{"xds-address", "xds.address", "xDS listen address (default " + xds.DefaultAddress + ")"},
+	{"outbound-address", "xds.outboundAddress", "Envoy sidecar outbound listener address (default " + xds.DefaultOutboundAddress + ")"},
+	{"admin-address", "admin.address", "admin HTTP address (default " + config.DefaultAdminAddress + ")"},
+	{"log-level", "log.level", "debug, info, warn or error"},
+	{"log-format", "log.format", "text or json"},
+}
+
 func serveCmd() *cobra.Command {
 	var (
-		path  string
-		flags config.Config
+		path       string
+		registries []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -34,11 +42,11 @@ func serveCmd() *cobra.Command {
 		Long: `Watch the configured registries and serve every Dubbo service over xDS.
 
 Configuration comes from --config (YAML), then DUBBOMESH_* environment
-variables, then flags; later ones win. See the Configuration section of
-README.md.`,
+variables (one per key: xds.tls.clientCA is DUBBOMESH_XDS_TLS_CLIENT_CA),
+then flags; later ones win. See the Configuration section of README.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, path, flags)
+			cfg, err := loadConfig(cmd, path, registries)
 			if err != nil {
 				return err
 			}
@@ -49,17 +57,17 @@ README.md.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&path, "config", "c", "", "YAML configuration file")
-	f.StringSliceVar(&flags.Registries, "registry", nil, "registry URL (repeatable), e.g. zookeeper://127.0.0.1:2181?root=dubbo")
-	f.StringVar(&flags.XDS.Address, "xds-address", "", "xDS listen address (default "+xds.DefaultAddress+")")
-	f.StringVar(&flags.XDS.OutboundAddress, "outbound-address", "", "Envoy sidecar outbound listener address (default "+xds.DefaultOutboundAddress+")")
-	f.StringVar(&flags.Admin.Address, "admin-address", "", "admin HTTP address (default "+config.DefaultAdminAddress+")")
-	f.StringVar(&flags.Log.Level, "log-level", "", "debug, info, warn or error")
-	f.StringVar(&flags.Log.Format, "log-format", "", "text or json")
+	// Not a StringSlice: a registry URL holds commas between its hosts.
+	f.StringArrayVar(&registries, "registry", nil, "registry URL (repeatable), e.g. zookeeper://127.0.0.1:2181?root=dubbo")
+	for _, k := range keyFlags {
+		f.String(k.name, "", k.usage)
+	}
 	return cmd
 }
 
-// loadConfig layers file, environment and flags, then validates.
-func loadConfig(cmd *cobra.Command, path string, flags config.Config) (config.Config, error) {
+// loadConfig layers file, environment and flags, then validates what the
+// config package owns; each component validates its own part when built.
+func loadConfig(cmd *cobra.Command, path string, registries []string) (config.Config, error) {
 	var cfg config.Config
 	if path != "" {
 		c, err := config.Load(path)
@@ -68,30 +76,21 @@ func loadConfig(cmd *cobra.Command, path string, flags config.Config) (config.Co
 		}
 		cfg = c
 	}
-	cfg.ApplyEnv(os.LookupEnv)
-	if cmd.Flags().Changed("registry") {
-		cfg.Registries = flags.Registries
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return cfg, err
 	}
-	for _, o := range []struct {
-		flag string
-		dst  *string
-		v    string
-	}{
-		{"xds-address", &cfg.XDS.Address, flags.XDS.Address},
-		{"outbound-address", &cfg.XDS.OutboundAddress, flags.XDS.OutboundAddress},
-		{"admin-address", &cfg.Admin.Address, flags.Admin.Address},
-		{"log-level", &cfg.Log.Level, flags.Log.Level},
-		{"log-format", &cfg.Log.Format, flags.Log.Format},
-	} {
-		if cmd.Flags().Changed(o.flag) {
-			*o.dst = o.v
+	if cmd.Flags().Changed("registry") {
+		cfg.Registries = registries
+	}
+	for _, k := range keyFlags {
+		if fl := cmd.Flags().Lookup(k.name); fl.Changed {
+			if err := cfg.Set(k.key, fl.Value.String()); err != nil {
+				return cfg, fmt.Errorf("--%s: %w", k.name, err)
+			}
 		}
 	}
 	cfg.SetDefaults()
-	if err := cfg.Validate(); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
+	return cfg, cfg.Validate()
 }
 
 func serve(ctx context.Context, cfg config.Config) error {
@@ -120,33 +119,15 @@ func serve(ctx context.Context, cfg config.Config) error {
 	merger := registry.NewMerger(names, registry.WithMergeLogger(log.With("component", "model")),
 		registry.WithMergeRegisterer(reg), registry.WithStaleTTL(staleTTL))
 
-	xcfg := xds.Config{
-		Address: cfg.XDS.Address,
-		Translation: xds.Translation{
-			Hosts:           naming.Hosts{InterfaceTemplate: cfg.Naming.InterfaceTemplate, ApplicationTemplate: cfg.Naming.ApplicationTemplate},
-			Labeler:         naming.Labeler{FromParams: cfg.Labels.FromParams, Static: cfg.Labels.Static},
-			OutboundAddress: cfg.XDS.OutboundAddress,
-			ConsistentHash:  cfg.XDS.ConsistentHash,
-			Breaker:         cfg.Breaker,
-		},
-		Debounce:        xds.Debounce{Quiet: cfg.XDS.Debounce.Quiet, Ceiling: cfg.XDS.Debounce.Ceiling},
-		MaxMessageBytes: cfg.XDS.MaxMessageBytes,
-		TLS:             xds.TLS{CertFile: cfg.XDS.TLS.Cert, KeyFile: cfg.XDS.TLS.Key, ClientCAFile: cfg.XDS.TLS.ClientCA},
-	}
 	xopts := []xds.Option{xds.WithLogger(log), xds.WithRegisterer(reg)}
 	if cfg.Istio.Enabled {
-		ist, err := istio.New(istio.Config{
-			Namespace: cfg.Istio.Namespace,
-			Hosts:     xcfg.Translation.Hosts,
-			Labeler:   xcfg.Translation.Labeler,
-			Ports:     istio.Ports{Triple: cfg.Istio.Ports.Triple, GRPC: cfg.Istio.Ports.GRPC, Dubbo: cfg.Istio.Ports.Dubbo},
-		}, istio.WithLogger(log), istio.WithRegisterer(reg))
+		ist, err := istio.New(cfg.IstioConfig(), istio.WithLogger(log), istio.WithRegisterer(reg))
 		if err != nil {
 			return err
 		}
 		xopts = append(xopts, xds.WithExtension(ist))
 	}
-	xs, err := xds.New(xcfg, merger, xopts...)
+	xs, err := xds.New(cfg.XDSConfig(), merger, xopts...)
 	if err != nil {
 		return err
 	}
@@ -171,38 +152,21 @@ func serve(ctx context.Context, cfg config.Config) error {
 
 // buildSources makes one source per registry URL.
 func buildSources(cfg config.Config, log *slog.Logger, reg prometheus.Registerer) ([]registry.Source, error) {
-	var out []registry.Source
-	for i, raw := range cfg.Registries {
-		r, err := config.ParseRegistry(raw, i)
-		if err != nil {
-			return nil, err
-		}
+	regs, err := cfg.Sources()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]registry.Source, 0, len(regs))
+	for _, r := range regs {
 		switch r.Kind {
 		case "zookeeper":
-			w, err := zookeeper.NewWatcher(zookeeper.Config{
-				Name:           r.Name,
-				Servers:        r.Servers,
-				Root:           r.Root,
-				SessionTimeout: r.SessionTimeout,
-			}, zookeeper.WithLogger(log.With("component", "zookeeper", "source", r.Name)), zookeeper.WithRegisterer(reg))
+			w, err := zookeeper.NewWatcher(r.ZooKeeper, zookeeper.WithLogger(log.With("component", "zookeeper", "source", r.Name())), zookeeper.WithRegisterer(reg))
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, w)
 		case "nacos":
-			w, err := nacos.NewWatcher(nacos.Config{
-				Name:                r.Name,
-				Servers:             r.Servers,
-				Namespaces:          r.Nacos.Namespaces,
-				Groups:              r.Nacos.Groups,
-				Username:            r.Nacos.Username,
-				Password:            r.Nacos.Password,
-				AccessKey:           r.Nacos.AccessKey,
-				SecretKey:           r.Nacos.SecretKey,
-				ServiceListInterval: r.Nacos.ServiceListInterval,
-				ResyncGrace:         r.Nacos.ResyncGrace,
-				CacheDir:            r.Nacos.CacheDir,
-			}, nacos.WithLogger(log), nacos.WithRegisterer(reg))
+			w, err := nacos.NewWatcher(r.Nacos, nacos.WithLogger(log), nacos.WithRegisterer(reg))
 			if err != nil {
 				return nil, err
 			}

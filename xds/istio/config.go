@@ -31,26 +31,28 @@ const (
 // matches on: the ServiceEntry's name.
 const LabelService = "dubbo.apache.org/service"
 
-// Config configures the Istio output.
+// Config configures the Istio output. It is the `istio:` block of
+// dubbomesh's configuration (yaml keys as tagged), decoded as is.
 type Config struct {
 	// Namespace of every generated ServiceEntry and WorkloadEntry.
 	// Default "dubbo".
-	Namespace string
+	Namespace string `yaml:"namespace"`
 	// Hosts and Labeler must be the ones the native translation uses, so
-	// that both outputs agree on names and subsets.
-	Hosts   naming.Hosts
-	Labeler naming.Labeler
+	// that both outputs agree on names and subsets: dubbomesh sets them
+	// from its top-level `naming:` and `labels:` blocks.
+	Hosts   naming.Hosts   `yaml:"-"`
+	Labeler naming.Labeler `yaml:"-"`
 	// Ports are the ServiceEntry (service) port numbers per protocol; the
 	// providers' own ports become the WorkloadEntries' target ports. A
 	// client calls host:port, e.g. xds:///greeter.dubbo:50051.
-	Ports Ports
+	Ports Ports `yaml:"ports"`
 }
 
 // Ports are service port numbers per Dubbo protocol.
 type Ports struct {
-	Triple uint32 // default 50051
-	GRPC   uint32 // default 50052
-	Dubbo  uint32 // default 20880
+	Triple uint32 `yaml:"triple"` // default 50051
+	GRPC   uint32 `yaml:"grpc"`   // default 50052
+	Dubbo  uint32 `yaml:"dubbo"`  // default 20880
 }
 
 func (c *Config) setDefaults() {

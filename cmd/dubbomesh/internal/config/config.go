@@ -1,0 +1,192 @@
+// Package config reads dubbomesh's control-plane configuration: a YAML file,
+// then DUBBOMESH_* environment variables, then command-line flags, each
+// overriding the one before. The file decodes straight into each
+// component's own Config type (xds.Config, istio.Config, naming.Hosts,
+// naming.Labeler, policy.Breaker), so a component's new setting needs no
+// edit here; unknown keys are errors. Each component validates its own
+// Config when it is built; Validate checks only what this package owns.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/dubbomesh/dubbomesh/naming"
+	"github.com/dubbomesh/dubbomesh/policy"
+	"github.com/dubbomesh/dubbomesh/xds"
+	"github.com/dubbomesh/dubbomesh/xds/istio"
+)
+
+// ErrInvalid is wrapped by every error this package returns for bad input.
+var ErrInvalid = errors.New("config: invalid")
+
+// Config is the whole control-plane configuration.
+type Config struct {
+	// Registries are registry URLs, e.g.
+	// "zookeeper://127.0.0.1:2181,127.0.0.1:2182?root=dubbo&name=zk-a";
+	// see ParseRegistry.
+	Registries []string `yaml:"registries"`
+	// Model configures the merged view of the registries.
+	Model Model `yaml:"model"`
+	// XDS configures the xDS server (its Translation's Hosts, Labeler and
+	// Breaker come from Naming, Labels and Breaker: see XDSConfig).
+	XDS   xds.Config `yaml:"xds"`
+	Admin Admin      `yaml:"admin"`
+	// Naming names mesh hosts, for every output and for the apps.
+	Naming naming.Hosts `yaml:"naming"`
+	// Labels adds workload labels beyond the canonical ones.
+	Labels naming.Labeler `yaml:"labels"`
+	Log    Log            `yaml:"log"`
+	// Istio configures the ServiceEntry output for istiod.
+	Istio Istio `yaml:"istio"`
+	// Breaker is the apps' mesh circuit breaker (the `breaker:` block of
+	// the adapter's routing file, the same type); clusters get the
+	// matching outlier detection.
+	Breaker policy.Breaker `yaml:"breaker"`
+}
+
+// Model configures the merged view of the registries.
+type Model struct {
+	// StaleTTL is how long the last-known endpoints of a registry that
+	// cannot be reached are still served. 0 means the default (10m); a
+	// negative value serves them until the registry is back.
+	StaleTTL time.Duration `yaml:"staleTTL"`
+}
+
+// Admin configures the admin HTTP server (health, metrics, debug).
+type Admin struct {
+	// Address; default 127.0.0.1:15080. Keep it on loopback unless the
+	// network is trusted: /debug/resources shows every endpoint.
+	Address string `yaml:"address"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+	Format string `yaml:"format"` // text (default) or json
+}
+
+// Istio is the `istio:` block: whether the Istio output is on, and its
+// istio.Config (whose Hosts and Labeler come from Naming and Labels: see
+// IstioConfig).
+type Istio struct {
+	Enabled      bool `yaml:"enabled"`
+	istio.Config `yaml:",inline"`
+}
+
+// Defaults.
+const (
+	DefaultAdminAddress = "127.0.0.1:15080"
+)
+
+// Load reads the YAML file at path. Unknown fields are errors, so a typo does
+// not silently fall back to a default.
+func Load(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f)
+}
+
+// Parse reads YAML from r, strictly: unknown keys are errors.
+func Parse(r io.Reader) (Config, error) {
+	var c Config
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return c, fmt.Errorf("config: read: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return c, nil
+}
+
+// SetDefaults fills empty fields that have a default here; each component
+// fills its own.
+func (c *Config) SetDefaults() {
+	if c.Admin.Address == "" {
+		c.Admin.Address = DefaultAdminAddress
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+}
+
+// Validate reports the first problem in what this package owns: that there
+// are registries, the admin address and logging. Registry URLs are parsed
+// (once) by Sources; each component validates its own Config when built.
+func (c Config) Validate() error {
+	if len(c.Registries) == 0 {
+		return fmt.Errorf("%w: registries: give at least one registry URL, e.g. zookeeper://127.0.0.1:2181", ErrInvalid)
+	}
+	if _, _, err := net.SplitHostPort(c.Admin.Address); c.Admin.Address != "" && err != nil {
+		return fmt.Errorf("%w: admin.address %q: %w", ErrInvalid, c.Admin.Address, err)
+	}
+	if _, err := c.Log.level(); err != nil {
+		return err
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("%w: log.format %q: want text or json", ErrInvalid, c.Log.Format)
+	}
+	return nil
+}
+
+// XDSConfig is the xDS server's Config: the `xds:` block with the shared
+// naming, labels and breaker.
+func (c Config) XDSConfig() xds.Config {
+	x := c.XDS
+	x.Translation.Hosts = c.Naming
+	x.Translation.Labeler = c.Labels
+	x.Translation.Breaker = c.Breaker
+	return x
+}
+
+// IstioConfig is the Istio output's Config: the `istio:` block with the
+// shared naming and labels.
+func (c Config) IstioConfig() istio.Config {
+	i := c.Istio.Config
+	i.Hosts = c.Naming
+	i.Labeler = c.Labels
+	return i
+}
+
+func (l Log) level() (slog.Level, error) {
+	var lv slog.Level
+	if l.Level == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := lv.UnmarshalText([]byte(l.Level)); err != nil {
+		return 0, fmt.Errorf("%w: log.level %q: want debug, info, warn or error", ErrInvalid, l.Level)
+	}
+	return lv, nil
+}
+
+// Logger builds the logger the config asks for, writing to w.
+func (l Log) Logger(w io.Writer) (*slog.Logger, error) {
+	lv, err := l.level()
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
