@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,7 +96,10 @@ func buildExample(pkg, name string) (string, error) {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "dubbomesh", "testbin")
+	// One directory per checkout: clones (worktrees) of different code
+	// on one machine must not run each other's binaries.
+	sum := sha256.Sum256([]byte(moduleDir))
+	dir := filepath.Join(cache, "dubbomesh", "testbin", hex.EncodeToString(sum[:6]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
