@@ -13,8 +13,14 @@
 // fallback to the direct path when the mesh path provably did not reach a
 // provider, and a circuit breaker per service.
 //
-// Configuration comes from environment variables at start-up and, when
-// DUBBOMESH_ROUTING_FILE names a YAML file, from that file, re-read whenever
-// it changes (a flip applies within a second; calls in flight are not
-// affected). See Config and LoadEnv.
+// Configuration comes at start-up from the dubbo.mesh section of the app's
+// dubbogo.yaml (a Config) and DUBBOMESH_* environment variables, and at run
+// time from a routing file (DUBBOMESH_ROUTING_FILE) or a config-center key,
+// re-read whenever they change (a flip applies within a second; calls in
+// flight are not affected). See Config, Load and ParseRouting.
+//
+// The mesh path goes through a sidecar; for proxyless gRPC (xds:///host)
+// also import package adapter/proxyless, which links grpc-go's xDS client.
+// Shutdown (run by dubbo-go's graceful shutdown) stops the routing watches
+// and closes the mesh connections.
 package adapter

@@ -15,8 +15,11 @@
 // succeed.
 //
 // The package knows nothing of dubbo-go, gRPC or xDS: the adapter supplies
-// the two paths as functions and classifies mesh errors with NotSent, so the
-// routing logic is testable and benchmarkable on its own. Configuration can
+// the two paths as functions, and the mesh transport's errors tell what
+// happened to the request through the MeshError interface (or NotSent,
+// MeshFailed, Application), so the routing logic is testable and
+// benchmarkable on its own. The breaker's settings are a policy.Breaker,
+// the type the control plane derives outlier detection from. Configuration can
 // be replaced at any time with Router.Update; calls in flight finish on the
 // configuration they started with.
 package router

@@ -347,3 +347,17 @@ func TestBreakerConsecutiveFailures(t *testing.T) {
 		t.Fatalf("state after 5 consecutive failures = %v, want open", s)
 	}
 }
+
+// BenchmarkCallMeshProviderError: a provider's own error on the mesh path,
+// classified through the transport's error (no fallback, breaker success).
+func BenchmarkCallMeshProviderError(b *testing.B) {
+	r := mustNew(b, router.Config{Default: router.Service{Mode: router.ModeMesh}})
+	ctx := context.Background()
+	appErr := router.Application(errors.New("user not found"))
+	mesh := func(context.Context) error { return appErr }
+	noop := func(context.Context) error { return nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.Call(ctx, svc, "Greet", mesh, noop)
+	}
+}

