@@ -53,6 +53,18 @@ func graySample() registry.Service {
 	}
 }
 
+// appSample is an application whose interfaces are unknown, with two
+// versions: its routes match every path.
+func appSample() registry.Service {
+	return registry.Service{
+		Key: registry.ServiceKey{Kind: registry.KindApplication, Name: "billing"},
+		Endpoints: []registry.Endpoint{
+			{Host: "10.0.1.1", Port: 50051, Protocol: "tri", Application: "billing", Version: "1.0.0", Weight: 100},
+			{Host: "10.0.1.2", Port: 50051, Protocol: "grpc", Application: "billing", Version: "2.0.0", Weight: 100},
+		},
+	}
+}
+
 type validator interface{ ValidateAll() error }
 
 // TestTranslateGolden pins the resources of services, and checks each
@@ -64,6 +76,7 @@ func TestTranslateGolden(t *testing.T) {
 	}{
 		{"translate", sampleService()},
 		{"translate_gray", graySample()},
+		{"translate_app", appSample()},
 	} {
 		t.Run(tt.name, func(t *testing.T) { testTranslateGolden(t, tt.svc, tt.name) })
 	}
