@@ -98,7 +98,7 @@ func LoadEnv(c Config, lookup func(string) (string, bool)) (Config, error) {
 		c.Target.Sidecar = v
 	}
 	if v, ok := lookup(EnvProxyless); ok && v != "" {
-		b, err := strconv.ParseBool(v)
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
 		if err != nil {
 			return c, fmt.Errorf("%w: %s=%q: want true or false", ErrInvalidConfig, EnvProxyless, v)
 		}

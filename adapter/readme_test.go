@@ -3,6 +3,7 @@ package adapter
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,4 +50,34 @@ func TestREADMEConfiguration(t *testing.T) {
 	if _, err := ParseRouting(strings.NewReader(routing[0])); err != nil {
 		t.Errorf("README.md routing document: %v\n%s", err, routing[0])
 	}
+}
+
+// TestEveryFieldTagged: every field of the dubbo.mesh section's types has
+// an explicit yaml tag, so a new field gets a deliberate key.
+func TestEveryFieldTagged(t *testing.T) {
+	var walk func(path string, typ reflect.Type)
+	walk = func(path string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag, ok := f.Tag.Lookup("yaml")
+			if !ok || tag == "" {
+				t.Errorf("%s.%s (%s) has no yaml tag", path, f.Name, typ)
+				continue
+			}
+			if name, _, _ := strings.Cut(tag, ","); name == "-" {
+				continue
+			}
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice || ft.Kind() == reflect.Map {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft.PkgPath() != "time" {
+				walk(path+"."+f.Name, ft)
+			}
+		}
+	}
+	walk("Config", reflect.TypeFor[Config]())
 }

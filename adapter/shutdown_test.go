@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -71,10 +72,12 @@ func TestShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := p.shutdown(t.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := p.shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	if err := p.shutdown(t.Context()); err != nil {
+	if err := p.shutdown(ctx); err != nil {
 		t.Fatalf("second shutdown: %v", err)
 	}
 	if _, err := p.pool.Conn("a.dubbo"); !errors.Is(err, triple.ErrClosed) {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
 )
 
 // DefaultStaleTTL is how long a Merger serves the last-known endpoints of a
@@ -43,6 +44,7 @@ type Merger struct {
 	log        *slog.Logger
 	metrics    *mergeMetrics
 	staleTTL   time.Duration // ≤ 0: never expire
+	clock      clock.WithDelayedExecution
 
 	mu     sync.Mutex
 	synced map[string]bool
@@ -65,7 +67,7 @@ type Merger struct {
 
 type downSource struct {
 	since time.Time
-	timer *time.Timer // nil without a TTL
+	timer clock.Timer // nil without a TTL
 }
 
 var _ StatusSink = (*Merger)(nil)
@@ -84,6 +86,17 @@ func WithStaleTTL(d time.Duration) MergerOption {
 	return func(m *Merger) { m.staleTTL = d }
 }
 
+// WithMergeClock sets the clock of the stale TTL; by default the real
+// clock. Tests drive a fake one (k8s.io/utils/clock/testing). The merger
+// calls only Now, Since and AfterFunc.
+func WithMergeClock(c clock.WithDelayedExecution) MergerOption {
+	return func(m *Merger) {
+		if c != nil {
+			m.clock = c
+		}
+	}
+}
+
 // WithMergeRegisterer registers the merger's metrics with r.
 func WithMergeRegisterer(r prometheus.Registerer) MergerOption {
 	return func(m *Merger) { m.metrics.register(r) }
@@ -98,6 +111,7 @@ func NewMerger(sources []string, opts ...MergerOption) *Merger {
 		log:        slog.New(slog.DiscardHandler),
 		metrics:    newMergeMetrics(),
 		staleTTL:   DefaultStaleTTL,
+		clock:      clock.RealClock{},
 		synced:     make(map[string]bool, len(sources)),
 		state:      make(map[ServiceKey]perSource),
 		merged:     make(map[ServiceKey]mergedService),
@@ -401,11 +415,11 @@ func (m *Merger) Status(source string, connected bool) {
 	d, isDown := m.down[source]
 	switch {
 	case !connected && !isDown:
-		d = &downSource{since: time.Now()}
+		d = &downSource{since: m.clock.Now()}
 		m.down[source] = d
 		m.metrics.stale.WithLabelValues(source).Set(1)
 		if m.staleTTL > 0 {
-			d.timer = time.AfterFunc(m.staleTTL, func() { m.expire(source, d) })
+			d.timer = m.clock.AfterFunc(m.staleTTL, func() { m.expire(source, d) })
 		}
 		m.log.Warn("registry source disconnected; serving its last-known endpoints",
 			"source", source, "endpoints", m.sourceEndpoints(source), "stale_ttl", m.ttlText())
@@ -418,7 +432,7 @@ func (m *Merger) Status(source string, connected bool) {
 		wasExpired := m.expired[source]
 		delete(m.expired, source)
 		m.log.Info("registry source reconnected", "source", source,
-			"down_for", time.Since(d.since).Round(time.Millisecond), "had_expired", wasExpired)
+			"down_for", m.clock.Since(d.since).Round(time.Millisecond), "had_expired", wasExpired)
 		if wasExpired {
 			m.metrics.expired.WithLabelValues(source).Set(0)
 			m.remergeSource(source)
@@ -434,6 +448,8 @@ func (m *Merger) ttlText() string {
 }
 
 // expire drops a source's endpoints from the view once its TTL has passed.
+// It runs on the clock's goroutine (a fake clock's Step holds its lock
+// meanwhile): it must not call the clock.
 func (m *Merger) expire(source string, d *downSource) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -444,7 +460,7 @@ func (m *Merger) expire(source string, d *downSource) {
 	m.metrics.expired.WithLabelValues(source).Set(1)
 	m.metrics.expirations.WithLabelValues(source).Inc()
 	m.log.Warn("registry source still disconnected after the stale TTL; dropping its last-known endpoints",
-		"source", source, "endpoints", m.sourceEndpoints(source), "down_for", time.Since(d.since).Round(time.Millisecond))
+		"source", source, "endpoints", m.sourceEndpoints(source), "down_since", d.since, "stale_ttl", m.staleTTL)
 	m.remergeSource(source)
 }
 

@@ -1,6 +1,12 @@
 package registry
 
-import "context"
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/utils/clock"
+)
 
 // Source watches one registry (one ZooKeeper ensemble, one Nacos cluster) and
 // reports the Dubbo services it holds.
@@ -82,4 +88,40 @@ func (f SinkFuncs) Synced(source string) {
 	if f.SyncedFunc != nil {
 		f.SyncedFunc(source)
 	}
+}
+
+// SourceOption configures a Source built by one of the registry watchers
+// (zookeeper.NewWatcher, nacos.NewWatcher): every kind takes the same
+// options.
+type SourceOption func(*SourceOptions)
+
+// SourceOptions are what the SourceOptions set. The zero value means the
+// defaults.
+type SourceOptions struct {
+	// Logger gets the source's log lines, and those of its registry client
+	// (ZooKeeper client, Nacos SDK) at debug level. Nil discards them.
+	Logger *slog.Logger
+	// Registerer gets the source's metrics. Several sources of any kind
+	// may share one: their series differ by the "source" label. Nil
+	// registers none.
+	Registerer prometheus.Registerer
+	// Clock drives the source's timers (metadata retries, re-listings,
+	// resync grace, health checks). Nil means the real clock; tests drive
+	// a fake one (k8s.io/utils/clock/testing).
+	Clock clock.WithTicker
+}
+
+// WithSourceLogger sets the source's logger (see SourceOptions.Logger).
+func WithSourceLogger(l *slog.Logger) SourceOption {
+	return func(o *SourceOptions) { o.Logger = l }
+}
+
+// WithSourceRegisterer registers the source's metrics with r.
+func WithSourceRegisterer(r prometheus.Registerer) SourceOption {
+	return func(o *SourceOptions) { o.Registerer = r }
+}
+
+// WithSourceClock sets the clock of the source's timers.
+func WithSourceClock(c clock.WithTicker) SourceOption {
+	return func(o *SourceOptions) { o.Clock = c }
 }

@@ -36,3 +36,15 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestNewReportsUnloadableTLS: the files are read once, by New.
+func TestNewReportsUnloadableTLS(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{TLS: TLS{CertFile: dir + "/missing.crt", KeyFile: dir + "/missing.key"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate() = %v, want nil (it reads no file)", err)
+	}
+	if _, err := New(cfg, nil); err == nil || !strings.Contains(err.Error(), "missing.crt") {
+		t.Errorf("New() = %v, want an error naming missing.crt", err)
+	}
+}

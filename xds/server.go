@@ -94,7 +94,8 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports settings a user has to fix.
+// Validate reports settings a user has to fix. It reads no file: New
+// loads the TLS files and reports those that do not load.
 func (c Config) Validate() error {
 	c.setDefaults()
 	if _, _, err := splitHostPort(c.Address); err != nil {

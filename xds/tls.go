@@ -35,15 +35,13 @@ type TLS struct {
 // Enabled reports whether the server uses TLS.
 func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" || t.ClientCAFile != "" }
 
+// validate checks the settings; New reads the files (once) and reports
+// those that do not load.
 func (t TLS) validate() error {
-	if !t.Enabled() {
-		return nil
-	}
-	if t.CertFile == "" || t.KeyFile == "" {
+	if t.Enabled() && (t.CertFile == "" || t.KeyFile == "") {
 		return errors.New("xds: tls: a certificate file and a key file are both required")
 	}
-	_, err := t.load()
-	return err
+	return nil
 }
 
 // tlsState is one loaded set of files.

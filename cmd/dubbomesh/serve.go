@@ -160,13 +160,13 @@ func buildSources(cfg config.Config, log *slog.Logger, reg prometheus.Registerer
 	for _, r := range regs {
 		switch r.Kind {
 		case "zookeeper":
-			w, err := zookeeper.NewWatcher(r.ZooKeeper, zookeeper.WithLogger(log.With("component", "zookeeper", "source", r.Name())), zookeeper.WithRegisterer(reg))
+			w, err := zookeeper.NewWatcher(r.ZooKeeper, registry.WithSourceLogger(log), registry.WithSourceRegisterer(reg))
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, w)
 		case "nacos":
-			w, err := nacos.NewWatcher(r.Nacos, nacos.WithLogger(log), nacos.WithRegisterer(reg))
+			w, err := nacos.NewWatcher(r.Nacos, registry.WithSourceLogger(log), registry.WithSourceRegisterer(reg))
 			if err != nil {
 				return nil, err
 			}

@@ -41,3 +41,20 @@ var NacosSDK = []goleak.Option{
 	goleak.IgnoreTopFunction("github.com/nacos-group/nacos-sdk-go/v2/clients/config_client.(*ConfigClient).asyncNotifyListenConfig.func1"),
 	goleak.IgnoreTopFunction("gopkg.in/natefinch/lumberjack%2ev2.(*Logger).millRun"),
 }
+
+// DubboGo: dubbo-go v3.3.2 has no way to stop a client running in-process
+// (the adapter's benchmarks run one): its ZooKeeper registry, service
+// discovery and config center keep their connection and watch goroutines
+// for the life of the process (and its config center's Destroy never
+// returns: see adapter/zkrouting.go); its graceful shutdown waits for a
+// signal for the life of the process; its service-discovery cache dumps
+// itself on a timer it never stops.
+var DubboGo = []goleak.Option{
+	goleak.IgnoreAnyFunction("github.com/dubbogo/gost/database/kv/zk.(*DefaultHandler).HandleZkEvent"),
+	goleak.IgnoreAnyFunction("dubbo.apache.org/dubbo-go/v3/graceful_shutdown.Init.func1.1"),
+	goleak.IgnoreAnyFunction("dubbo.apache.org/dubbo-go/v3/registry/servicediscovery/store.(*CacheManager).runDumpTask.func1"),
+	goleak.IgnoreAnyFunction("github.com/dubbogo/go-zookeeper/zk.(*Conn).loop"),
+	goleak.IgnoreAnyFunction("dubbo.apache.org/dubbo-go/v3/remoting/zookeeper.(*ZkEventListener).ListenConfigurationEvent.func1"),
+	goleak.IgnoreAnyFunction("dubbo.apache.org/dubbo-go/v3/remoting/zookeeper.(*ZkEventListener).ListenServiceEvent.func1"),
+	goleak.IgnoreAnyFunction("dubbo.apache.org/dubbo-go/v3/remoting/zookeeper.HandleClientRestart"),
+}

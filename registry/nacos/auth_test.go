@@ -11,6 +11,8 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // refusedFor is how long a watcher with a wrong password is watched after
@@ -44,13 +46,13 @@ func TestWatcherAuth(t *testing.T) {
 	})
 	cfg := Config{Name: "nacos", Servers: []string{srv.Addr()}, ServiceListInterval: 200 * time.Millisecond,
 		Username: user, Password: password}
-	good, _ := startWatcher(t, cfg, WithLogger(slogTo(&goodLog)))
-	good.waitService(t, ifaceKey(iface), "127.0.0.1:22001/tri")
+	good, _ := startWatcher(t, cfg, registry.WithSourceLogger(slogTo(&goodLog)))
+	good.WaitService(t, ifaceKey(iface), "127.0.0.1:22001/tri")
 
 	// A wrong password: the server answers, refuses every request, and
 	// nothing is delivered. Its SDK clients now own the SDK's logger.
 	cfg.Password = wrongPass
-	bad, _ := startWatcher(t, cfg, WithLogger(slogTo(&badLog)))
+	bad, _ := startWatcher(t, cfg, registry.WithSourceLogger(slogTo(&badLog)))
 	deadline := time.Now().Add(waitTimeout)
 	for !strings.Contains(badLog.String(), "service listing failed") {
 		if time.Now().After(deadline) {
@@ -61,14 +63,13 @@ func TestWatcherAuth(t *testing.T) {
 
 	// The right watcher keeps working next to it.
 	b.register(t, vo.RegisterInstanceParam{ServiceName: svcName, Ip: "127.0.0.1", Port: 22002, Weight: 1, Metadata: dubboParams(iface)})
-	good.waitService(t, ifaceKey(iface), "127.0.0.1:22001/tri", "127.0.0.1:22002/tri")
+	good.WaitService(t, ifaceKey(iface), "127.0.0.1:22001/tri", "127.0.0.1:22002/tri")
 
 	time.Sleep(refusedFor)
-	bad.mu.Lock()
-	got, synced, updates := bad.state[ifaceKey(iface)], bad.synced, len(bad.log)
-	bad.mu.Unlock()
+	snap := bad.Snapshot()
+	got, synced, updates := snap.State[ifaceKey(iface)], snap.Synced, snap.Updates
 	if len(got.Endpoints) != 0 || updates != 0 {
-		t.Errorf("watcher with a wrong password delivered %d updates, %v = %v; want none", updates, ifaceKey(iface), addrs(got))
+		t.Errorf("watcher with a wrong password delivered %d updates, %v = %v; want none", updates, ifaceKey(iface), sourcetest.Addrs(got))
 	}
 	if synced != 0 {
 		t.Errorf("watcher with a wrong password reported Synced %d times; want never", synced)

@@ -13,6 +13,7 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/registry"
 )
 
 // TestWatcherWritesNoNamingCache: the naming client does not write its
@@ -37,17 +38,16 @@ func TestWatcherWritesNoNamingCache(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	rec, _ := startWatcher(t, Config{Name: "nacos", Servers: []string{srv.Addr()}, CacheDir: dir,
-		ServiceListInterval: 200 * time.Millisecond}, WithLogger(slogTo(logs)))
+		ServiceListInterval: 200 * time.Millisecond}, registry.WithSourceLogger(slogTo(logs)))
 	for i := range services {
-		rec.waitService(t, ifaceKey(iface(i)), fmt.Sprintf("127.0.0.1:%d/tri", 22000+i))
+		rec.WaitService(t, ifaceKey(iface(i)), fmt.Sprintf("127.0.0.1:%d/tri", 22000+i))
 	}
-	rec.mu.Lock()
-	if rec.servicesAtSync != services {
-		t.Errorf("Synced came with %d services reported, want the complete state (%d)", rec.servicesAtSync, services)
+	snap := rec.Snapshot()
+	if snap.ServicesAtSync != services {
+		t.Errorf("Synced came with %d services reported, want the complete state (%d)", snap.ServicesAtSync, services)
 	}
-	rec.mu.Unlock()
 	c.deregister(t, "providers:"+iface(0)+"::", "", "127.0.0.1", 22000)
-	rec.waitService(t, ifaceKey(iface(0)))
+	rec.WaitService(t, ifaceKey(iface(0)))
 
 	if fi, err := os.Lstat(blocker); err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 {
 		t.Errorf("naming cache directory %s: %v, %v; want an empty regular file", blocker, fi, err)

@@ -35,6 +35,19 @@ func (c *nsClients) close() {
 	}
 }
 
+// serverConfigs returns the SDK's configuration of the servers of a
+// validated Config.
+func serverConfigs(servers []string) []constant.ServerConfig {
+	out := make([]constant.ServerConfig, 0, len(servers))
+	for _, s := range servers {
+		host, port, _ := splitServer(s) // validated
+		out = append(out, constant.ServerConfig{
+			Scheme: "http", ContextPath: "/nacos", IpAddr: host, Port: port, GrpcPort: port + 1000,
+		})
+	}
+	return out
+}
+
 // namingCacheOff names the empty regular file given to the naming client as
 // its cache directory (see clientParams).
 const namingCacheOff = "naming-cache-off"
@@ -42,16 +55,7 @@ const namingCacheOff = "naming-cache-off"
 // clientParams builds the SDK parameters of the naming and the config
 // client of namespace ns.
 func (w *Watcher) clientParams(ns string) (naming, config vo.NacosClientParam, err error) {
-	servers := make([]constant.ServerConfig, 0, len(w.cfg.Servers))
-	for _, s := range w.cfg.Servers {
-		host, port, err := splitServer(s)
-		if err != nil {
-			return naming, config, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-		}
-		servers = append(servers, constant.ServerConfig{
-			Scheme: "http", ContextPath: "/nacos", IpAddr: host, Port: port, GrpcPort: port + 1000,
-		})
-	}
+	servers := w.servers
 	// Files of the SDK (config snapshots, its log until our logger
 	// replaces it) go to the cache directory, one per namespace.
 	dir := filepath.Join(w.cfg.CacheDir, "ns-"+cmpOr(ns, publicNamespace))
@@ -145,7 +149,7 @@ func (w *Watcher) connect(ns string) (*nsClients, error) {
 // redacted with the credentials of every source created so far.
 func (w *Watcher) routeSDKLog() {
 	sdkSecrets.add(w.cfg.Password, w.cfg.SecretKey, w.cfg.AccessKey)
-	sdklogger.SetLogger(sdkLogger{log: w.log.With("from", "nacos-sdk")})
+	sdklogger.SetLogger(sdkLogger{log: w.base.Log.With("from", "nacos-sdk")})
 }
 
 // secretSet holds every credential any Nacos source of the process uses:

@@ -4,16 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/dubbomesh/dubbomesh/registry/internal/retry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
+	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
 
 // Defaults applied to a zero Config field.
@@ -122,11 +119,8 @@ func (c Config) authKind() string {
 // Validate reports the first problem a user has to fix, wrapping
 // ErrInvalidConfig.
 func (c Config) Validate() error {
-	if strings.TrimSpace(c.Name) != c.Name {
-		return fmt.Errorf("%w: name %q must not start or end with spaces", ErrInvalidConfig, c.Name)
-	}
-	if len(c.Servers) == 0 {
-		return fmt.Errorf("%w: servers: at least one Nacos address is required, e.g. \"127.0.0.1:8848\"", ErrInvalidConfig)
+	if err := source.CheckConfig("Nacos", c.Name, c.Servers, 8848); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	for _, s := range c.Servers {
 		if _, _, err := splitServer(s); err != nil {
@@ -168,32 +162,16 @@ func (c Config) Validate() error {
 
 // splitServer parses host[:port] (default port 8848).
 func splitServer(s string) (string, uint64, error) {
-	switch {
-	case s == "":
-		return "", 0, errors.New("empty address")
-	case strings.Contains(s, "://"):
-		return "", 0, fmt.Errorf("%q: give host:port without a scheme, e.g. \"127.0.0.1:8848\"", s)
-	case strings.Contains(s, ","):
-		return "", 0, fmt.Errorf("%q: list each server as its own entry instead of a comma-separated string", s)
-	case strings.ContainsAny(s, " \t\r\n/"):
-		return "", 0, fmt.Errorf("%q: an address must not contain spaces or slashes", s)
-	}
-	host, port, err := net.SplitHostPort(s)
+	host, p, err := endpoint.SplitServer(s, 8848)
 	if err != nil {
-		var addrErr *net.AddrError
-		if errors.As(err, &addrErr) && addrErr.Err == "missing port in address" {
-			return s, 8848, nil
-		}
-		return "", 0, fmt.Errorf("%q: %w", s, err)
+		return "", 0, err
 	}
-	if host == "" {
-		return "", 0, fmt.Errorf("%q: missing host", s)
+	if p+1000 > 65535 {
+		// Not the port range (1-65535, as everywhere): Nacos 2.x clients
+		// talk gRPC on port+1000, which must be a port too.
+		return "", 0, fmt.Errorf("%q: Nacos 2.x clients talk gRPC on port+1000 = %d, beyond 65535: use an HTTP port up to 64535", s, p+1000)
 	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || p < 1 || p > 64535 {
-		return "", 0, fmt.Errorf("%q: port %q must be a number from 1 to 64535 (the gRPC port is port+1000)", s, port)
-	}
-	return host, p, nil
+	return host, uint64(p), nil
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -240,33 +218,3 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
-
-// Option configures a Watcher.
-type Option func(*options)
-
-type options struct {
-	logger     *slog.Logger
-	registerer prometheus.Registerer
-	retry      backoff
-}
-
-// WithLogger sets the logger; by default the Watcher logs nothing.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.logger = l
-		}
-	}
-}
-
-// WithRegisterer registers the Watcher's metrics with r. By default no
-// metric is registered. Several Watchers (of any registry kind) may share
-// one registerer: their series differ by the "source" label.
-func WithRegisterer(r prometheus.Registerer) Option {
-	return func(o *options) { o.registerer = r }
-}
-
-// backoff is the metadata retry schedule.
-type backoff = retry.Backoff
-
-var defaultRetry = retry.Default

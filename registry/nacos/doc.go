@@ -24,14 +24,17 @@
 // config center (dataId {interface}, group "mapping").
 //
 // Weights: Nacos weights are floats where 1.0 is the default; Dubbo weights
-// are integers where 100 is. Without a Dubbo "weight" parameter (URL
-// parameter, or MetadataInfo service parameter at application level) the
-// Nacos weight is scaled by 100: 1.0 → 100, 0.5 → 50. With a positive Dubbo
-// weight d, the Nacos weight is taken on Dubbo's scale, because dubbo-go
-// v3.3 copies d into Nacos for interface-level instances — except that a
-// Nacos weight of exactly 1.0 (what dubbo-go registers at application
-// level, whatever d is) yields d. A Nacos weight of 0 drains the endpoint;
-// negative, NaN or infinite weights skip the instance. Disabled
+// are integers where 100 is. The Dubbo "weight" parameter (URL parameter,
+// or MetadataInfo service parameter at application level) is read as by
+// the ZooKeeper source: missing or ≤ 0 means none; one that is not a number
+// is ignored, logged and counted (dubbomesh_registry_invalid_params_total).
+// Without a Dubbo weight the Nacos weight is scaled by 100: 1.0 → 100,
+// 0.5 → 50. With a Dubbo weight d, the Nacos weight is taken on Dubbo's
+// scale, because dubbo-go v3.3 copies d into Nacos for interface-level
+// instances — except that a Nacos weight of exactly 1.0 (what dubbo-go
+// registers at application level, whatever d is) yields d. Weights are
+// capped at 1,000,000. A Nacos weight of 0 drains the endpoint; negative,
+// NaN or infinite weights skip the instance. Disabled
 // (enabled=false in Nacos or in the parameters) and unhealthy instances are
 // left out.
 //

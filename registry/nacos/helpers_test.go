@@ -2,13 +2,8 @@ package nacos
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,138 +14,28 @@ import (
 	sdklogger "github.com/nacos-group/nacos-sdk-go/v2/common/logger"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // waitTimeout bounds every wait of the integration tests.
 const waitTimeout = 60 * time.Second
 
-// recorder is a registry.StatusSink that keeps the latest state of every
-// service, the log of all updates and the reported connection states.
-type recorder struct {
-	mu       sync.Mutex
-	state    map[registry.ServiceKey]registry.Service
-	log      []registry.Service
-	statuses []bool
-	synced   int
-	// servicesAtSync is how many services had been reported at the first
-	// Synced.
-	servicesAtSync int
-	changed        chan struct{} // capacity 1
-}
-
-var _ registry.StatusSink = (*recorder)(nil)
-
-func newRecorder() *recorder {
-	return &recorder{state: map[registry.ServiceKey]registry.Service{}, changed: make(chan struct{}, 1)}
-}
-
-func (r *recorder) Update(_ string, svc registry.Service) {
-	r.mu.Lock()
-	if len(svc.Endpoints) == 0 {
-		delete(r.state, svc.Key)
-	} else {
-		r.state[svc.Key] = svc
-	}
-	r.log = append(r.log, svc)
-	r.mu.Unlock()
-	r.poke()
-}
-
-func (r *recorder) Synced(string) {
-	r.mu.Lock()
-	if r.synced == 0 {
-		r.servicesAtSync = len(r.state)
-	}
-	r.synced++
-	r.mu.Unlock()
-	r.poke()
-}
-
-func (r *recorder) Status(_ string, connected bool) {
-	r.mu.Lock()
-	r.statuses = append(r.statuses, connected)
-	r.mu.Unlock()
-	r.poke()
-}
-
-func (r *recorder) poke() {
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-// updates returns the updates received from index from on, and the next index.
-func (r *recorder) updates(from int) ([]registry.Service, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.log[from:]), len(r.log)
-}
-
-// waitFor waits until cond holds on the recorded state.
-func (r *recorder) waitFor(t *testing.T, what string, cond func(state map[registry.ServiceKey]registry.Service, synced bool) bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		r.mu.Lock()
-		ok := cond(r.state, r.synced > 0)
-		state := fmt.Sprint(r.state)
-		r.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-r.changed:
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s; state: %s", waitTimeout, what, state)
-		case <-t.Context().Done():
-			t.Fatalf("test ended waiting for %s", what)
-		}
-	}
-}
-
-// waitService waits until the service key has exactly the endpoint
-// addresses (host:port/protocol) in want; no want means no endpoints.
-func (r *recorder) waitService(t *testing.T, key registry.ServiceKey, want ...string) registry.Service {
-	t.Helper()
-	slices.Sort(want)
-	var got registry.Service
-	r.waitFor(t, fmt.Sprintf("%v = %v", key, want), func(state map[registry.ServiceKey]registry.Service, synced bool) bool {
-		got = state[key]
-		return synced && slices.Equal(addrs(got), want)
-	})
-	return got.Clone()
-}
-
-func addrs(svc registry.Service) []string {
-	out := []string{}
-	for _, ep := range svc.Endpoints {
-		out = append(out, ep.Address()+"/"+ep.Protocol)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // startWatcher runs a Watcher until the test ends.
-func startWatcher(t *testing.T, cfg Config, opts ...Option) (*recorder, *prometheus.Registry) {
+func startWatcher(t *testing.T, cfg Config, opts ...registry.SourceOption) (*sourcetest.Recorder, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = t.TempDir()
 	}
-	opts = append([]Option{WithLogger(testLogger(t)), WithRegisterer(reg)}, opts...)
+	opts = append([]registry.SourceOption{registry.WithSourceLogger(sourcetest.Logger(t)), registry.WithSourceRegisterer(reg)}, opts...)
 	w, err := NewWatcher(cfg, opts...)
 	if err != nil {
 		t.Fatalf("NewWatcher: %v", err)
 	}
-	rec := newRecorder()
+	rec := sourcetest.NewRecorder(waitTimeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx, rec) }()
@@ -166,29 +51,6 @@ func startWatcher(t *testing.T, cfg Config, opts ...Option) (*recorder, *prometh
 		}
 	})
 	return rec, reg
-}
-
-// testLogger logs to t at debug level until the test ends: the Nacos SDK
-// keeps logging from its own goroutines through its global logger.
-func testLogger(t *testing.T) *slog.Logger {
-	w := &tWriter{t: t}
-	t.Cleanup(func() { w.done.Store(true) })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done atomic.Bool
-}
-
-func (w *tWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done.Load() {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
 }
 
 // nacosClient is a Nacos SDK client the tests register instances and
@@ -263,58 +125,9 @@ func (c *nacosClient) deregister(t *testing.T, service, group, ip string, port u
 	}
 }
 
-// metricValue returns the value of the counter or gauge with the labels.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labelPairs ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labelPairs); i += 2 {
-				if !hasLabel(m, labelPairs[i], labelPairs[i+1]) {
-					continue next
-				}
-			}
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	return 0
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue() == value
-		}
-	}
-	return false
-}
-
-// waitMetric polls the metric until ok accepts its value.
-func waitMetric(t *testing.T, reg *prometheus.Registry, ok func(float64) bool, name string, labelPairs ...string) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		v := metricValue(t, reg, name, labelPairs...)
-		if ok(v) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s%v (now %v)", waitTimeout, name, labelPairs, v)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// skipReason returns the metric reason of err.
+func skipReason(err error) string { return endpoint.Reason(err, reasonMalformedInstance) }

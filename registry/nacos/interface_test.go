@@ -8,6 +8,7 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 func dubboParams(iface string) map[string]string {
@@ -29,12 +30,11 @@ func TestWatcherInterfaceLevel(t *testing.T) {
 	a.register(t, vo.RegisterInstanceParam{ServiceName: svcName, Ip: "127.0.0.1", Port: 20001, Weight: 1, Metadata: dubboParams(iface)})
 
 	rec, reg := startWatcher(t, Config{Name: "nacos", Servers: []string{srv.Addr()}, ServiceListInterval: 200 * time.Millisecond})
-	svc := rec.waitService(t, ifaceKey(iface), "127.0.0.1:20001/tri")
-	rec.mu.Lock()
-	if rec.servicesAtSync != 1 {
-		t.Errorf("Synced came with %d services reported, want the complete state (1)", rec.servicesAtSync)
+	svc := rec.WaitService(t, ifaceKey(iface), "127.0.0.1:20001/tri")
+	snap := rec.Snapshot()
+	if snap.ServicesAtSync != 1 {
+		t.Errorf("Synced came with %d services reported, want the complete state (1)", snap.ServicesAtSync)
 	}
-	rec.mu.Unlock()
 	if ep := svc.Endpoints[0]; ep.Weight != registry.DefaultWeight || ep.Version != "1.0.0" || ep.Application != "greeter-app" {
 		t.Errorf("endpoint %+v: want weight %d, version 1.0.0, application greeter-app", ep, registry.DefaultWeight)
 	}
@@ -45,14 +45,14 @@ func TestWatcherInterfaceLevel(t *testing.T) {
 	params := dubboParams(iface)
 	params["weight"] = "50"
 	b.register(t, vo.RegisterInstanceParam{ServiceName: svcName, Ip: "127.0.0.1", Port: 20002, Weight: 50, Metadata: params})
-	svc = rec.waitService(t, ifaceKey(iface), "127.0.0.1:20001/tri", "127.0.0.1:20002/tri")
+	svc = rec.WaitService(t, ifaceKey(iface), "127.0.0.1:20001/tri", "127.0.0.1:20002/tri")
 	if w := svc.Endpoints[1].Weight; w != 50 {
 		t.Errorf("Dubbo-written weight 50 → %d, want 50", w)
 	}
 
 	// Weight change in Nacos (as an operator would in the console).
 	a.register(t, vo.RegisterInstanceParam{ServiceName: svcName, Ip: "127.0.0.1", Port: 20001, Weight: 0.5, Metadata: dubboParams(iface)})
-	rec.waitFor(t, "weight 50 on :20001", func(state map[registry.ServiceKey]registry.Service, _ bool) bool {
+	rec.WaitFor(t, "weight 50 on :20001", func(state map[registry.ServiceKey]registry.Service, _ bool) bool {
 		s := state[ifaceKey(iface)]
 		return len(s.Endpoints) == 2 && s.Endpoints[0].Port == 20001 && s.Endpoints[0].Weight == 50
 	})
@@ -64,15 +64,15 @@ func TestWatcherInterfaceLevel(t *testing.T) {
 	bad2 := newNacosClient(t, srv.Addr(), "")
 	bad2.register(t, vo.RegisterInstanceParam{ServiceName: "providers::1.0.0:", Ip: "127.0.0.1", Port: 20004, Weight: 1,
 		Metadata: dubboParams("")})
-	waitMetric(t, reg, func(v float64) bool { return v >= 1 }, "dubbomesh_registry_skipped_total", "source", "nacos", "reason", reasonMalformedInstance)
-	waitMetric(t, reg, func(v float64) bool { return v >= 1 }, "dubbomesh_registry_skipped_total", "source", "nacos", "reason", reasonMalformedName)
-	rec.waitService(t, registry.ServiceKey{Kind: registry.KindApplication, Name: "broken-app"})
+	sourcetest.WaitMetric(t, waitTimeout, reg, func(v float64) bool { return v >= 1 }, "dubbomesh_registry_skipped_total", "source", "nacos", "reason", reasonMalformedInstance)
+	sourcetest.WaitMetric(t, waitTimeout, reg, func(v float64) bool { return v >= 1 }, "dubbomesh_registry_skipped_total", "source", "nacos", "reason", reasonMalformedName)
+	rec.WaitService(t, registry.ServiceKey{Kind: registry.KindApplication, Name: "broken-app"})
 
 	// Deregistration removes the endpoint, then the service.
 	b.deregister(t, svcName, "", "127.0.0.1", 20002)
-	rec.waitService(t, ifaceKey(iface), "127.0.0.1:20001/tri")
+	rec.WaitService(t, ifaceKey(iface), "127.0.0.1:20001/tri")
 	a.deregister(t, svcName, "", "127.0.0.1", 20001)
-	rec.waitService(t, ifaceKey(iface))
+	rec.WaitService(t, ifaceKey(iface))
 }
 
 // TestWatcherNamespacesAndGroups watches two namespaces and two groups at
@@ -88,5 +88,5 @@ func TestWatcherNamespacesAndGroups(t *testing.T) {
 
 	rec, _ := startWatcher(t, Config{Name: "nacos", Servers: []string{srv.Addr()},
 		Namespaces: []string{"public", "prod"}, Groups: []string{DefaultGroup, "G2"}, ServiceListInterval: 200 * time.Millisecond})
-	rec.waitService(t, ifaceKey("org.example.A"), "127.0.0.1:21001/tri", "127.0.0.1:21002/tri")
+	rec.WaitService(t, ifaceKey("org.example.A"), "127.0.0.1:21001/tri", "127.0.0.1:21002/tri")
 }

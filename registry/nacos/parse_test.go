@@ -10,6 +10,13 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+)
+
+const (
+	metaRevision  = resolver.MetaRevision
+	metaEndpoints = resolver.MetaEndpoints
 )
 
 func TestParseServiceName(t *testing.T) {
@@ -45,31 +52,6 @@ func TestParseServiceName(t *testing.T) {
 	}
 }
 
-func TestEndpointWeight(t *testing.T) {
-	tests := []struct {
-		nacos float64
-		dubbo string
-		want  uint32
-	}{
-		{1, "", 100},   // Nacos default = Dubbo default
-		{1, "0", 100},  // dubbo-go wrote weight=0 and Nacos 1.0
-		{0.5, "", 50},  // operator halved it
-		{2, "", 200},   // operator doubled it
-		{50, "50", 50}, // dubbo-go copied weight=50 into Nacos
-		{60, "50", 60}, // changed in the console afterwards: Dubbo scale
-		{0, "", 0},     // drain
-		{0.001, "", 1}, // rounds to 0: keep a minimum of 1
-		{10000, "", maxWeight},
-		{1e300, "", maxWeight},
-		{1, "abc", 100},
-	}
-	for _, tt := range tests {
-		if got := endpointWeight(tt.nacos, tt.dubbo); got != tt.want {
-			t.Errorf("endpointWeight(%v, %q) = %d, want %d", tt.nacos, tt.dubbo, got, tt.want)
-		}
-	}
-}
-
 func TestInterfaceEndpoint(t *testing.T) {
 	sn := serviceName{kind: nameInterface, iface: "org.example.Greeter", version: "1.0.0", group: "g1"}
 	base := func() model.Instance {
@@ -78,36 +60,41 @@ func TestInterfaceEndpoint(t *testing.T) {
 				"loadbalance": "roundrobin", "dubbo.tag": "gray", "version": "9", "group": "x"}}
 	}
 	tests := []struct {
-		name   string
-		mutate func(*model.Instance)
-		want   registry.Endpoint
-		reason string
+		name     string
+		mutate   func(*model.Instance)
+		want     registry.Endpoint
+		reason   string
+		badParam bool
 	}{
 		{"ok", func(*model.Instance) {}, registry.Endpoint{Host: "10.0.0.1", Port: 20000, Protocol: "tri", Application: "app",
-			Group: "g1", Version: "1.0.0", Tag: "gray", Weight: 100, LoadBalance: "roundrobin"}, ""},
+			Group: "g1", Version: "1.0.0", Tag: "gray", Weight: 100, LoadBalance: "roundrobin"}, "", false},
 		{"default protocol", func(i *model.Instance) { delete(i.Metadata, "protocol") }, registry.Endpoint{Host: "10.0.0.1", Port: 20000,
-			Protocol: "dubbo", Application: "app", Group: "g1", Version: "1.0.0", Tag: "gray", Weight: 100, LoadBalance: "roundrobin"}, ""},
+			Protocol: "dubbo", Application: "app", Group: "g1", Version: "1.0.0", Tag: "gray", Weight: 100, LoadBalance: "roundrobin"}, "", false},
 		{"nil metadata", func(i *model.Instance) { i.Metadata = nil }, registry.Endpoint{Host: "10.0.0.1", Port: 20000,
-			Protocol: "dubbo", Group: "g1", Version: "1.0.0", Weight: 100}, ""},
-		{"disabled in nacos", func(i *model.Instance) { i.Enable = false }, registry.Endpoint{}, reasonDisabled},
-		{"disabled param", func(i *model.Instance) { i.Metadata["enabled"] = "false" }, registry.Endpoint{}, reasonDisabled},
-		{"unhealthy", func(i *model.Instance) { i.Healthy = false }, registry.Endpoint{}, reasonUnhealthy},
-		{"NaN weight", func(i *model.Instance) { i.Weight = math.NaN() }, registry.Endpoint{}, reasonBadWeight},
-		{"negative weight", func(i *model.Instance) { i.Weight = -1 }, registry.Endpoint{}, reasonBadWeight},
-		{"infinite weight", func(i *model.Instance) { i.Weight = math.Inf(1) }, registry.Endpoint{}, reasonBadWeight},
-		{"consumer", func(i *model.Instance) { i.Metadata["side"] = "consumer" }, registry.Endpoint{}, reasonConsumer},
-		{"other interface", func(i *model.Instance) { i.Metadata["interface"] = "x.Y" }, registry.Endpoint{}, reasonInterfaceMismatch},
-		{"no ip", func(i *model.Instance) { i.Ip = "" }, registry.Endpoint{}, reasonMalformedInstance},
-		{"bad ip", func(i *model.Instance) { i.Ip = "::zz" }, registry.Endpoint{}, reasonMalformedInstance},
-		{"no port", func(i *model.Instance) { i.Port = 0 }, registry.Endpoint{}, reasonMalformedInstance},
-		{"big port", func(i *model.Instance) { i.Port = 70000 }, registry.Endpoint{}, reasonMalformedInstance},
-		{"bad protocol", func(i *model.Instance) { i.Metadata["protocol"] = "a/b" }, registry.Endpoint{}, reasonMalformedInstance},
+			Protocol: "dubbo", Group: "g1", Version: "1.0.0", Weight: 100}, "", false},
+		{"disabled in nacos", func(i *model.Instance) { i.Enable = false }, registry.Endpoint{}, reasonDisabled, false},
+		{"disabled param", func(i *model.Instance) { i.Metadata["enabled"] = "false" }, registry.Endpoint{}, reasonDisabled, false},
+		{"unhealthy", func(i *model.Instance) { i.Healthy = false }, registry.Endpoint{}, reasonUnhealthy, false},
+		{"NaN weight", func(i *model.Instance) { i.Weight = math.NaN() }, registry.Endpoint{}, reasonBadWeight, false},
+		{"negative weight", func(i *model.Instance) { i.Weight = -1 }, registry.Endpoint{}, reasonBadWeight, false},
+		{"infinite weight", func(i *model.Instance) { i.Weight = math.Inf(1) }, registry.Endpoint{}, reasonBadWeight, false},
+		{"consumer", func(i *model.Instance) { i.Metadata["side"] = "consumer" }, registry.Endpoint{}, reasonConsumer, false},
+		{"other interface", func(i *model.Instance) { i.Metadata["interface"] = "x.Y" }, registry.Endpoint{}, reasonInterfaceMismatch, false},
+		{"no ip", func(i *model.Instance) { i.Ip = "" }, registry.Endpoint{}, reasonMalformedInstance, false},
+		{"bad ip", func(i *model.Instance) { i.Ip = "::zz" }, registry.Endpoint{}, reasonMalformedInstance, false},
+		{"no port", func(i *model.Instance) { i.Port = 0 }, registry.Endpoint{}, reasonMalformedInstance, false},
+		{"big port", func(i *model.Instance) { i.Port = 70000 }, registry.Endpoint{}, reasonMalformedInstance, false},
+		{"bad protocol", func(i *model.Instance) { i.Metadata["protocol"] = "a/b" }, registry.Endpoint{}, reasonMalformedInstance, false},
+		{"unparsable Dubbo weight", func(i *model.Instance) { i.Metadata["weight"] = "abc" }, registry.Endpoint{Host: "10.0.0.1", Port: 20000, Protocol: "tri", Application: "app",
+			Group: "g1", Version: "1.0.0", Tag: "gray", Weight: 100, LoadBalance: "roundrobin"}, "", true},
+		{"Dubbo weight copied into Nacos", func(i *model.Instance) { i.Metadata["weight"] = "50"; i.Weight = 50 }, registry.Endpoint{Host: "10.0.0.1", Port: 20000, Protocol: "tri", Application: "app",
+			Group: "g1", Version: "1.0.0", Tag: "gray", Weight: 50, LoadBalance: "roundrobin"}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			inst := base()
 			tt.mutate(&inst)
-			got, err := interfaceEndpoint(sn, &inst)
+			got, bad, err := interfaceEndpoint(sn, &inst)
 			if tt.reason != "" {
 				if skipReason(err) != tt.reason || !errors.Is(err, ErrSkipped) {
 					t.Fatalf("error = %v, want reason %s", err, tt.reason)
@@ -116,6 +103,9 @@ func TestInterfaceEndpoint(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if (bad != nil) != tt.badParam {
+				t.Errorf("ignored parameter: %v, want one: %v", bad, tt.badParam)
 			}
 			got.Params = nil
 			if diff := cmp.Diff(tt.want, got); diff != "" {
@@ -136,14 +126,14 @@ func TestParseInstance(t *testing.T) {
 	tests := []struct {
 		name   string
 		inst   model.Instance
-		want   *instance
+		want   *resolver.Instance
 		reason string
 	}{
 		{"endpoints", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
 			Metadata: meta(metaEndpoints, `[{"port":20000,"protocol":"tri"},{"port":"20001","protocol":"dubbo"}]`, metaRevision, "r1")},
-			&instance{ID: "10.0.0.1:20000", App: "app", Host: "10.0.0.1", Port: 20000, NacosWeight: 1,
+			&resolver.Instance{ID: "10.0.0.1:20000", App: "app", Host: "10.0.0.1", Port: 20000, Weight: endpoint.RegistryWeight{Value: 1, Set: true},
 				Metadata:  meta(metaEndpoints, `[{"port":20000,"protocol":"tri"},{"port":"20001","protocol":"dubbo"}]`, metaRevision, "r1"),
-				Endpoints: []protocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20001, Protocol: "dubbo"}}}, ""},
+				Endpoints: []endpoint.ProtocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20001, Protocol: "dubbo"}}}, ""},
 		{"bad json", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
 			Metadata: meta(metaEndpoints, `[{`, metaRevision, "r1")}, nil, reasonMalformedInstance},
 		{"bad endpoint port", model.Instance{Ip: "10.0.0.1", Port: 20000, Weight: 1, Healthy: true, Enable: true,
@@ -155,7 +145,7 @@ func TestParseInstance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseInstance("app", &tt.inst)
+			got, _, err := parseInstance("app", &tt.inst)
 			if tt.reason != "" {
 				if skipReason(err) != tt.reason {
 					t.Fatalf("error = %v, want reason %s", err, tt.reason)
@@ -204,7 +194,8 @@ func TestConfigValidate(t *testing.T) {
 		{"ok", func(*Config) {}, ""},
 		{"no servers", func(c *Config) { c.Servers = nil }, "at least one Nacos address"},
 		{"scheme", func(c *Config) { c.Servers = []string{"http://x:8848"} }, "without a scheme"},
-		{"port too high for grpc", func(c *Config) { c.Servers = []string{"x:65000"} }, "1 to 64535"},
+		{"port out of range", func(c *Config) { c.Servers = []string{"x:65536"} }, "from 1 to 65535"},
+		{"port too high for grpc", func(c *Config) { c.Servers = []string{"x:65000"} }, "gRPC on port+1000 = 66000"},
 		{"half credentials", func(c *Config) { c.Username = "u" }, "username and password"},
 		{"half keys", func(c *Config) { c.SecretKey = "s" }, "accessKey and secretKey"},
 		{"empty group", func(c *Config) { c.Groups = []string{""} }, "group"},
@@ -229,23 +220,6 @@ func TestConfigValidate(t *testing.T) {
 	if diff := cmp.Diff([]string{"", "prod"}, d.Namespaces); diff != "" {
 		t.Errorf("namespaces (-want +got):\n%s", diff)
 	}
-}
-
-func FuzzParseEndpoints(f *testing.F) {
-	f.Add(`[{"port":20000,"protocol":"tri"}]`)
-	f.Add(`[{"port":"1","protocol":"dubbo"}]`)
-	f.Add(`[{`)
-	f.Fuzz(func(t *testing.T, raw string) {
-		eps, err := parseEndpoints(raw)
-		if err != nil {
-			return
-		}
-		for _, e := range eps {
-			if e.Port == 0 || e.Port > 65535 || e.Protocol == "" {
-				t.Fatalf("parseEndpoints(%q) = %+v", raw, eps)
-			}
-		}
-	})
 }
 
 func FuzzParseServiceName(f *testing.F) {

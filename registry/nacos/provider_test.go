@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // The interfaces examples/provider serves.
@@ -32,20 +34,20 @@ func TestWatcherRealProvider(t *testing.T) {
 	app := testenv.StartProvider(t, testenv.ProviderConfig{Registry: registryURL, Application: "greeter-app", Version: "1.0.0"})
 	want := fmt.Sprintf("127.0.0.1:%d/tri", app.Port())
 	for _, iface := range []string{greeterIface, echoIface} {
-		svc := rec.waitService(t, ifaceKey(iface), want)
+		svc := rec.WaitService(t, ifaceKey(iface), want)
 		ep := svc.Endpoints[0]
 		if ep.Application != "greeter-app" || ep.Version != "1.0.0" || ep.Weight != registry.DefaultWeight {
 			t.Errorf("%s endpoint %+v: want application greeter-app, version 1.0.0, weight %d", iface, ep, registry.DefaultWeight)
 		}
 	}
-	if n := metricValue(t, reg, "dubbomesh_registry_metadata_fetches_total", "source", "nacos", "storage", "local", "result", "ok"); n != 1 {
+	if n := sourcetest.MetricValue(t, reg, "dubbomesh_registry_metadata_fetches_total", "source", "nacos", "storage", "local", "result", "ok"); n != 1 {
 		t.Errorf("local metadata fetches ok = %v, want 1", n)
 	}
 
 	iface := testenv.StartProvider(t, testenv.ProviderConfig{Registry: registryURL, Application: "greeter-iface",
 		Register: "interface", Version: "1.0.0", Weight: 50})
 	wantIface := fmt.Sprintf("127.0.0.1:%d/tri", iface.Port())
-	svc := rec.waitService(t, ifaceKey(greeterIface), want, wantIface)
+	svc := rec.WaitService(t, ifaceKey(greeterIface), want, wantIface)
 	for _, ep := range svc.Endpoints {
 		if ep.Port == uint32(iface.Port()) && (ep.Weight != 50 || ep.Application != "greeter-iface") {
 			t.Errorf("interface-level endpoint %+v: want weight 50, application greeter-iface", ep)
@@ -54,22 +56,22 @@ func TestWatcherRealProvider(t *testing.T) {
 
 	remote := testenv.StartProvider(t, testenv.ProviderConfig{Registry: registryURL, Application: "greeter-remote", Metadata: "remote", Weight: 30})
 	wantRemote := fmt.Sprintf("127.0.0.1:%d/tri", remote.Port())
-	svc = rec.waitService(t, ifaceKey(echoIface), want, wantIface, wantRemote)
+	svc = rec.WaitService(t, ifaceKey(echoIface), want, wantIface, wantRemote)
 	for _, ep := range svc.Endpoints {
 		if ep.Port == uint32(remote.Port()) && ep.Weight != 30 {
 			t.Errorf("application-level endpoint %+v: want weight 30 from the MetadataInfo", ep)
 		}
 	}
-	if n := metricValue(t, reg, "dubbomesh_registry_metadata_fetches_total", "source", "nacos", "storage", "remote", "result", "ok"); n != 1 {
+	if n := sourcetest.MetricValue(t, reg, "dubbomesh_registry_metadata_fetches_total", "source", "nacos", "storage", "remote", "result", "ok"); n != 1 {
 		t.Errorf("remote metadata fetches ok = %v, want 1", n)
 	}
 
 	app.Stop(t)
-	rec.waitService(t, ifaceKey(greeterIface), wantIface, wantRemote)
+	rec.WaitService(t, ifaceKey(greeterIface), wantIface, wantRemote)
 	iface.Stop(t)
 	remote.Stop(t)
-	rec.waitService(t, ifaceKey(greeterIface))
-	rec.waitService(t, ifaceKey(echoIface))
+	rec.WaitService(t, ifaceKey(greeterIface))
+	rec.WaitService(t, ifaceKey(echoIface))
 }
 
 // TestWatcherNacosRestart: a Nacos crash keeps the last-known state and
@@ -82,15 +84,19 @@ func TestWatcherNacosRestart(t *testing.T) {
 	srv := testenv.StartNacos(t)
 	p := testenv.StartProvider(t, testenv.ProviderConfig{Registry: "nacos://" + srv.Addr(), Application: "restart-app", Register: "interface"})
 	want := fmt.Sprintf("127.0.0.1:%d/tri", p.Port())
+	// The watcher's clock runs 50 times faster than real time (health
+	// checks, listings); the resync grace lasts until the test ends it.
+	clk := testingclock.NewFakeClock(time.Now())
 	rec, reg := startWatcher(t, Config{Name: "nacos", Servers: []string{srv.Addr()},
-		ServiceListInterval: 500 * time.Millisecond, ResyncGrace: 5 * time.Second})
-	rec.waitService(t, ifaceKey(greeterIface), want)
-	_, from := rec.updates(0)
+		ServiceListInterval: 10 * time.Second, ResyncGrace: time.Hour}, registry.WithSourceClock(clk))
+	sourcetest.DriveClock(t, clk, 250*time.Millisecond)
+	rec.WaitService(t, ifaceKey(greeterIface), want)
+	_, from := rec.Updates(0)
 
 	srv.Stop(t)
-	waitMetric(t, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "nacos")
+	sourcetest.WaitMetric(t, waitTimeout, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "nacos")
 	srv.Start(t)
-	waitMetric(t, reg, func(v float64) bool { return v == 1 }, "dubbomesh_registry_connected", "source", "nacos")
+	sourcetest.WaitMetric(t, waitTimeout, reg, func(v float64) bool { return v == 1 }, "dubbomesh_registry_connected", "source", "nacos")
 	// The provider's SDK registers it again (seen through another client);
 	// then the grace period ends. Meanwhile, and after, the endpoint must
 	// never have been reported missing.
@@ -106,24 +112,22 @@ func TestWatcherNacosRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(6 * time.Second) // past the resync grace
-	rec.waitService(t, ifaceKey(greeterIface), want)
-	ups, _ := rec.updates(from)
+	clk.Step(time.Hour) // past the resync grace: removals go through again
+	rec.WaitService(t, ifaceKey(greeterIface), want)
+	ups, _ := rec.Updates(from)
 	for _, u := range ups {
-		if u.Key == ifaceKey(greeterIface) && !slices.Contains(addrs(u), want) {
-			t.Errorf("update dropped %s across the restart: %v", want, addrs(u))
+		if u.Key == ifaceKey(greeterIface) && !slices.Contains(sourcetest.Addrs(u), want) {
+			t.Errorf("update dropped %s across the restart: %v", want, sourcetest.Addrs(u))
 		}
 	}
-	rec.mu.Lock()
-	statuses := slices.Clone(rec.statuses)
-	rec.mu.Unlock()
-	if !slices.Equal(statuses, []bool{false, true}) {
+	if statuses := rec.Snapshot().Statuses; !slices.Equal(statuses, []bool{false, true}) {
 		t.Errorf("statuses = %v, want [false true]", statuses)
 	}
 
-	// Deregistration after the restart still works.
+	// Deregistration after the restart works (and would be held back if
+	// the grace had not ended).
 	p.Stop(t)
-	rec.waitService(t, ifaceKey(greeterIface))
+	rec.WaitService(t, ifaceKey(greeterIface))
 }
 
 // TestWatcherMappingTriggersListing: with a service list interval too long
@@ -135,11 +139,11 @@ func TestWatcherMappingTriggersListing(t *testing.T) {
 	a := testenv.StartProvider(t, testenv.ProviderConfig{Registry: registryURL, Application: "mapping-a"})
 	rec, reg := startWatcher(t, Config{Name: "nacos", Servers: []string{srv.Addr()}, ServiceListInterval: time.Hour})
 	wantA := fmt.Sprintf("127.0.0.1:%d/tri", a.Port())
-	rec.waitService(t, ifaceKey(greeterIface), wantA)
+	rec.WaitService(t, ifaceKey(greeterIface), wantA)
 
 	b := testenv.StartProvider(t, testenv.ProviderConfig{Registry: registryURL, Application: "mapping-b"})
-	rec.waitService(t, ifaceKey(greeterIface), wantA, fmt.Sprintf("127.0.0.1:%d/tri", b.Port()))
-	if n := metricValue(t, reg, "dubbomesh_registry_events_total", "source", "nacos", "type", "mapping_changed"); n < 1 {
+	rec.WaitService(t, ifaceKey(greeterIface), wantA, fmt.Sprintf("127.0.0.1:%d/tri", b.Port()))
+	if n := sourcetest.MetricValue(t, reg, "dubbomesh_registry_events_total", "source", "nacos", "type", "mapping_changed"); n < 1 {
 		t.Errorf("mapping_changed events = %v, want ≥ 1", n)
 	}
 }

@@ -5,26 +5,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"dubbo.apache.org/dubbo-go/v3/metadata/info"
+	"github.com/nacos-group/nacos-sdk-go/v2/common/constant"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
 	"github.com/dubbomesh/dubbomesh/registry"
-	"github.com/dubbomesh/dubbomesh/registry/internal/metacache"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
 
 // ErrRunning is returned by Run when the Watcher is already running.
 var ErrRunning = errors.New("nacos: watcher already running")
 
 const (
-	// maxConcurrentFetches bounds the metadata fetches in flight.
-	maxConcurrentFetches = 8
 	// maxConcurrentSubscribes bounds the Subscribe calls in flight.
 	maxConcurrentSubscribes = 8
 	// healthInterval is how often the SDK's connection state is read.
@@ -40,37 +39,26 @@ const (
 // Watcher watches one Nacos cluster and reports the Dubbo providers
 // registered there. Create it with NewWatcher; it does nothing until Run.
 type Watcher struct {
-	cfg      Config
-	log      *slog.Logger
-	metrics  *metrics
-	retry    backoff
-	fetchRPC rpcFetcher
-	running  atomic.Bool
+	cfg     Config
+	servers []constant.ServerConfig // of cfg.Servers, shared by every SDK client
+	base    *source.Base
+	// fetchRPC, if set, replaces the instances' MetadataService (tests).
+	fetchRPC func(ctx context.Context, revision string, in *resolver.Instance) (*info.MetadataInfo, error)
 }
 
 var _ registry.Source = (*Watcher)(nil)
 
 // NewWatcher validates cfg, applies its defaults and returns a Watcher.
-func NewWatcher(cfg Config, opts ...Option) (*Watcher, error) {
+func NewWatcher(cfg Config, opts ...registry.SourceOption) (*Watcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	o := options{logger: slog.New(slog.DiscardHandler), retry: defaultRetry}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	m, err := newMetrics(cfg.Name, o.registerer)
-	if err != nil {
+	w := &Watcher{cfg: cfg.withDefaults(), servers: serverConfigs(cfg.Servers)}
+	var err error
+	if w.base, err = source.Setup("nacos", w.cfg.Name, opts); err != nil {
 		return nil, err
 	}
-	return &Watcher{
-		cfg:      cfg,
-		log:      o.logger.With("component", "nacos", "source", cfg.Name),
-		metrics:  m,
-		retry:    o.retry,
-		fetchRPC: fetchFromMetadataService,
-	}, nil
+	return w, nil
 }
 
 // Name returns the source name given in Config.Name.
@@ -83,12 +71,12 @@ func (w *Watcher) Name() string { return w.cfg.Name }
 // it is connected again. Run returns an error only if the SDK clients cannot
 // be created at all, or if the Watcher is already running.
 func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
-	if !w.running.CompareAndSwap(false, true) {
-		return ErrRunning
+	if err := w.base.Enter(ErrRunning); err != nil {
+		return err
 	}
-	defer w.running.Store(false)
+	defer w.base.Leave()
 
-	w.log.Info("connecting", "config", w.cfg)
+	w.base.Log.Info("connecting", "config", w.cfg)
 	var cls []*nsClients
 	closeAll := func() {
 		for _, c := range cls {
@@ -105,12 +93,16 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := newRun(w, cls, sink)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = r.res.Run(ctx) })
 	defer func() {
 		cancel()
 		r.closing.Store(true)
 		closeAll()
-		r.wg.Wait()
-		w.metrics.Connected.Set(0)
+		wg.Wait()
+		r.listTimer.Stop()
+		r.graceTimer.Stop()
+		w.base.Metrics.Connected.Set(0)
 	}()
 	r.loop(ctx)
 	return nil
@@ -159,29 +151,29 @@ func (p *pushes) take() map[subKey][]model.Instance {
 
 // loop is the single goroutine that owns the state and calls the sink.
 func (r *run) loop(ctx context.Context) {
-	health := time.NewTicker(healthInterval)
+	health := r.w.base.Clock.NewTicker(healthInterval)
 	defer health.Stop()
 	r.checkHealth(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-health.C:
+		case <-health.C():
 			r.checkHealth(ctx)
 		case <-r.pushes.notify:
 			for k, insts := range r.pushes.take() {
 				r.onPush(ctx, k, insts)
 			}
 		case <-r.mappingChanged:
-			r.w.metrics.Events.WithLabelValues("mapping_changed").Inc()
-			r.listTimer.Reset(mappingDelay)
-		case ev := <-r.events:
-			r.onMetadata(ctx, ev)
-		case <-r.listTimer.C:
+			r.w.base.Metrics.Events.WithLabelValues("mapping_changed").Inc()
+			source.ResetTimer(r.listTimer, mappingDelay)
+		case <-r.res.Results():
+			r.res.HandleResults()
+		case <-r.listTimer.C():
 			r.list(ctx)
-		case <-r.metaTimer.C:
-			r.retryMetadata(ctx)
-		case <-r.graceTimer.C:
+		case <-r.res.Retry():
+			r.res.HandleRetry()
+		case <-r.graceTimer.C():
 			r.endGrace()
 		}
 		r.flush()
@@ -199,24 +191,24 @@ func (r *run) checkHealth(ctx context.Context) {
 		return
 	}
 	r.connected = healthy
-	r.w.metrics.Events.WithLabelValues("session").Inc()
+	r.w.base.Metrics.Events.WithLabelValues("session").Inc()
 	if !healthy {
-		r.w.metrics.Connected.Set(0)
-		r.w.log.Warn("registry connection lost; keeping the last-known state")
+		r.w.base.Metrics.Connected.Set(0)
+		r.w.base.Log.Warn("registry connection lost; keeping the last-known state")
 		registry.ReportStatus(r.sink, r.w.cfg.Name, false)
 		return
 	}
-	r.w.metrics.Connected.Set(1)
-	r.w.metrics.Sessions.Inc()
+	r.w.base.Metrics.Connected.Set(1)
+	r.w.base.Metrics.Sessions.Inc()
 	if r.everConnected {
-		r.w.log.Info("registry connection re-established; resyncing", "resync_grace", r.w.cfg.ResyncGrace)
+		r.w.base.Log.Info("registry connection re-established; resyncing", "resync_grace", r.w.cfg.ResyncGrace)
 		if r.w.cfg.ResyncGrace > 0 {
-			r.graceUntil = time.Now().Add(r.w.cfg.ResyncGrace)
-			r.graceTimer.Reset(r.w.cfg.ResyncGrace)
+			r.graceUntil = r.w.base.Clock.Now().Add(r.w.cfg.ResyncGrace)
+			source.ResetTimer(r.graceTimer, r.w.cfg.ResyncGrace)
 		}
 		registry.ReportStatus(r.sink, r.w.cfg.Name, true)
 	} else {
-		r.w.log.Info("registry connection established")
+		r.w.base.Log.Info("registry connection established")
 	}
 	r.everConnected = true
 	r.list(ctx)
@@ -228,16 +220,16 @@ func (r *run) list(ctx context.Context) {
 	if ctx.Err() != nil || !r.connected {
 		return // the reconnect lists
 	}
-	r.w.metrics.Resyncs.Inc()
-	start := time.Now()
+	r.w.base.Metrics.Resyncs.Inc()
+	start := r.w.base.Clock.Now()
 	seen := map[subKey]bool{}
 	var added []newSubscription
 	for _, c := range r.clients {
 		for _, g := range r.w.cfg.Groups {
 			names, err := r.listGroup(c, g)
 			if err != nil {
-				r.w.log.Warn("service listing failed; retrying", "namespace", cmpOr(c.ns, publicNamespace), "group", g, "error", err)
-				r.listTimer.Reset(listRetry)
+				r.w.base.Log.Warn("service listing failed; retrying", "namespace", cmpOr(c.ns, publicNamespace), "group", g, "error", err)
+				source.ResetTimer(r.listTimer, listRetry)
 				return
 			}
 			for _, name := range names {
@@ -256,8 +248,8 @@ func (r *run) list(ctx context.Context) {
 		if ctx.Err() != nil {
 			return // stopping
 		}
-		r.w.log.Warn("subscribe failed; retrying", "error", err)
-		r.listTimer.Reset(listRetry)
+		r.w.base.Log.Warn("subscribe failed; retrying", "error", err)
+		source.ResetTimer(r.listTimer, listRetry)
 		return
 	}
 	for k, s := range r.subs {
@@ -278,9 +270,9 @@ func (r *run) list(ctx context.Context) {
 	}
 	if !r.listed {
 		r.listed = true
-		r.w.log.Debug("registry listed", "services", len(r.subs), "took", time.Since(start))
+		r.w.base.Log.Debug("registry listed", "services", len(r.subs), "took", r.w.base.Clock.Since(start))
 	}
-	r.listTimer.Reset(r.w.cfg.ServiceListInterval)
+	source.ResetTimer(r.listTimer, r.w.cfg.ServiceListInterval)
 }
 
 // listGroup pages through the service names of one group.
@@ -313,7 +305,7 @@ func (r *run) newSubscription(c *nsClients, k subKey) *newSubscription {
 	sn, err := parseServiceName(k.name)
 	if err != nil {
 		r.badNames[k] = true
-		r.skipped(err, "service", k.String())
+		r.w.base.Skipped(err, reasonMalformedName, "service", k.String())
 		return nil
 	}
 	if sn.kind == nameOther {
@@ -381,7 +373,7 @@ func (r *run) unsubscribe(k subKey, s *subscription) {
 	for _, c := range r.clients {
 		if c.ns == k.ns {
 			if err := c.naming.Unsubscribe(s.param); err != nil {
-				r.w.log.Debug("unsubscribe failed", "service", k.String(), "error", err)
+				r.w.base.Log.Debug("unsubscribe failed", "service", k.String(), "error", err)
 			}
 		}
 	}
@@ -393,53 +385,8 @@ func (r *run) onPush(ctx context.Context, k subKey, insts []model.Instance) {
 	if !ok {
 		return // unsubscribed since
 	}
-	r.w.metrics.Events.WithLabelValues("push").Inc()
+	r.w.base.Metrics.Events.WithLabelValues("push").Inc()
 	r.apply(k, s.name, insts)
-	r.ensureAllMetadata(ctx)
-}
-
-// skipped logs and counts what is not turned into endpoints.
-func (r *run) skipped(err error, attrs ...any) {
-	reason := skipReason(err)
-	r.w.metrics.Skipped.WithLabelValues(reason).Inc()
-	attrs = append(attrs, "reason", reason, "error", err)
-	switch reason {
-	case reasonConsumer, reasonDisabled, reasonUnhealthy, reasonNotDubbo:
-		r.w.log.Debug("registry entry skipped", attrs...)
-	default:
-		r.w.log.Warn("registry entry skipped", attrs...)
-	}
-}
-
-// startFetch resolves the metadata of key off the loop, asking in.
-func (r *run) startFetch(ctx context.Context, key metaKey, e *metacache.Entry, in *instance) {
-	e.Inflight = true
-	if !r.out.IsSynced() && e.Attempts == 0 {
-		r.initialFetches[key] = struct{}{}
-	}
-	var cc *nsClients
-	for _, c := range r.clients {
-		if c.ns == key.Namespace {
-			cc = c
-		}
-	}
-	if cc == nil {
-		panic(fmt.Sprintf("nacos: no client for namespace %q", key.Namespace))
-	}
-	in = in.clone()
-	r.wg.Go(func() {
-		select {
-		case r.fetchSlots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		res := r.w.fetchMetadata(ctx, cc.config, key, in)
-		<-r.fetchSlots
-		select {
-		case r.events <- res:
-		case <-ctx.Done():
-		}
-	})
 }
 
 // watchMapping listens to the interface→application mapping of iface in
@@ -462,7 +409,7 @@ func (r *run) watchMapping(ns, iface string) {
 				}
 			}})
 		if err != nil {
-			r.w.log.Debug("cannot listen to the mapping", "interface", iface, "error", err)
+			r.w.base.Log.Debug("cannot listen to the mapping", "interface", iface, "error", err)
 			return
 		}
 		r.mappings[k] = true

@@ -12,27 +12,30 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // fakeMetadata stands in for the instances' MetadataService: it serves
 // one interface per application, named after it, and counts the calls.
 type fakeMetadata struct {
 	mu      sync.Mutex
-	calls   map[metaKey]int
+	calls   map[[2]string]int
 	failing map[string]bool // app → fail
 }
 
 func newFakeMetadata() *fakeMetadata {
-	return &fakeMetadata{calls: map[metaKey]int{}, failing: map[string]bool{}}
+	return &fakeMetadata{calls: map[[2]string]int{}, failing: map[string]bool{}}
 }
 
-func (f *fakeMetadata) fetch(_ context.Context, revision string, in *instance) (*info.MetadataInfo, error) {
+func (f *fakeMetadata) fetch(_ context.Context, revision string, in *resolver.Instance) (*info.MetadataInfo, error) {
 	app := in.App
 	f.mu.Lock()
-	f.calls[metaKey{app, revision}]++
+	f.calls[[2]string{app, revision}]++
 	fail := f.failing[app]
 	f.mu.Unlock()
 	if fail {
@@ -50,7 +53,7 @@ func (f *fakeMetadata) setFailing(app string, fail bool) {
 func (f *fakeMetadata) count(app, revision string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.calls[metaKey{app, revision}]
+	return f.calls[[2]string{app, revision}]
 }
 
 // metadataOf is the MetadataInfo of an application serving "org.{app}"
@@ -76,38 +79,42 @@ func TestWatcherApplicationLevel(t *testing.T) {
 	}
 	registerInstance(t, conn, "broken", "127.0.0.1:31000", instanceJSON("broken", "127.0.0.1", 31000, "b1", "local"))
 
+	// The default retry schedule (1 s, doubling to 1 min) on a clock that
+	// runs a minute every few milliseconds.
+	clk := testingclock.NewFakeClock(time.Now())
 	w, _ := newTestWatcher(t, Config{Name: "zk", Servers: []string{zkSrv.Addr()}, MetadataTimeout: 2 * time.Second},
-		withRetry(backoff{Min: 100 * time.Millisecond, Max: 200 * time.Millisecond}))
+		registry.WithSourceClock(clk))
 	w.fetchRPC = meta.fetch
 	rec := runWatcher(t, w)
+	sourcetest.DriveClock(t, clk, time.Minute)
 
 	shop := ifaceKey("org.shop")
-	rec.waitFor(t, "first sync with metadata", func(state map[registry.ServiceKey]registry.Service, synced bool) bool {
+	rec.WaitFor(t, "first sync with metadata", func(state map[registry.ServiceKey]registry.Service, synced bool) bool {
 		return synced && len(state[shop].Endpoints) == 3
 	})
 	if n := meta.count("shop", "r1"); n != 1 {
 		t.Errorf("metadata of shop/r1 fetched %d times for 3 instances, want once", n)
 	}
-	got := rec.waitService(t, shop, "127.0.0.1:30001/tri", "127.0.0.1:30002/tri", "127.0.0.1:30003/tri")
+	got := rec.WaitService(t, shop, "127.0.0.1:30001/tri", "127.0.0.1:30002/tri", "127.0.0.1:30003/tri")
 	if ep := got.Endpoints[0]; ep.Application != "shop" || ep.Version != "1.0" || ep.Weight != registry.DefaultWeight {
 		t.Errorf("endpoint %+v: want application shop, version 1.0, default weight", ep)
 	}
 	// The MetadataService itself is no service of the mesh.
-	rec.waitFor(t, "no MetadataService", func(state map[registry.ServiceKey]registry.Service, _ bool) bool {
+	rec.WaitFor(t, "no MetadataService", func(state map[registry.ServiceKey]registry.Service, _ bool) bool {
 		_, ok := state[ifaceKey(constant.MetadataServiceName)]
 		return !ok
 	})
 
 	// Unresolvable metadata: reported at application level, then retried.
 	brokenApp := registry.ServiceKey{Kind: registry.KindApplication, Name: "broken"}
-	rec.waitService(t, brokenApp, "127.0.0.1:31000/tri")
+	rec.WaitService(t, brokenApp, "127.0.0.1:31000/tri")
 	meta.setFailing("broken", false)
-	rec.waitService(t, ifaceKey("org.broken"), "127.0.0.1:31000/tri")
-	rec.waitService(t, brokenApp)
+	rec.WaitService(t, ifaceKey("org.broken"), "127.0.0.1:31000/tri")
+	rec.WaitService(t, brokenApp)
 
 	// Registered both ways: one endpoint, interface-level parameters win.
 	register(t, conn, "dubbo", "org.shop", "tri://127.0.0.1:30001/org.shop?application=shop&version=1.0&weight=7")
-	rec.waitFor(t, "collapsed endpoint with weight 7", func(state map[registry.ServiceKey]registry.Service, _ bool) bool {
+	rec.WaitFor(t, "collapsed endpoint with weight 7", func(state map[registry.ServiceKey]registry.Service, _ bool) bool {
 		eps := state[shop].Endpoints
 		return len(eps) == 3 && eps[0].Port == 30001 && eps[0].Weight == 7
 	})
@@ -122,7 +129,7 @@ func TestWatcherApplicationLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	registerInstance(t, conn, "remote", "127.0.0.1:32000", instanceJSON("remote", "127.0.0.1", 32000, "x1", "remote"))
-	rec.waitService(t, ifaceKey("org.remote"), "127.0.0.1:32000/tri")
+	rec.WaitService(t, ifaceKey("org.remote"), "127.0.0.1:32000/tri")
 	if n := meta.count("remote", "x1"); n != 0 {
 		t.Errorf("remote metadata fetched by RPC %d times, want 0", n)
 	}
@@ -133,15 +140,15 @@ func TestWatcherApplicationLevel(t *testing.T) {
 	if _, err := conn.Set(p, []byte(instanceJSON("shop", "127.0.0.1", 30003, "r2", "local")), -1); err != nil {
 		t.Fatal(err)
 	}
-	rec.waitFor(t, "revision r2 fetched", func(map[registry.ServiceKey]registry.Service, bool) bool {
+	rec.WaitFor(t, "revision r2 fetched", func(map[registry.ServiceKey]registry.Service, bool) bool {
 		return meta.count("shop", "r2") == 1
 	})
-	rec.waitService(t, shop, "127.0.0.1:30001/tri", "127.0.0.1:30002/tri", "127.0.0.1:30003/tri")
+	rec.WaitService(t, shop, "127.0.0.1:30001/tri", "127.0.0.1:30002/tri", "127.0.0.1:30003/tri")
 	if n := meta.count("shop", "r1"); n != 1 {
 		t.Errorf("shop/r1 fetched %d times, want once", n)
 	}
 
 	// Instances leaving.
 	remove(t, conn, p)
-	rec.waitService(t, shop, "127.0.0.1:30001/tri", "127.0.0.1:30002/tri")
+	rec.WaitService(t, shop, "127.0.0.1:30001/tri", "127.0.0.1:30002/tri")
 }

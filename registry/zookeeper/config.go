@@ -3,15 +3,10 @@ package zookeeper
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/dubbomesh/dubbomesh/registry/internal/retry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
 
 // Defaults applied to a zero Config field.
@@ -55,16 +50,8 @@ type Config struct {
 // Validate reports the first problem a user has to fix, wrapping
 // ErrInvalidConfig.
 func (c Config) Validate() error {
-	if strings.TrimSpace(c.Name) != c.Name {
-		return fmt.Errorf("%w: name %q must not start or end with spaces", ErrInvalidConfig, c.Name)
-	}
-	if len(c.Servers) == 0 {
-		return fmt.Errorf("%w: servers: at least one ZooKeeper address is required, e.g. \"127.0.0.1:2181\"", ErrInvalidConfig)
-	}
-	for _, s := range c.Servers {
-		if err := validateServer(s); err != nil {
-			return fmt.Errorf("%w: servers: %w", ErrInvalidConfig, err)
-		}
+	if err := source.CheckConfig("ZooKeeper", c.Name, c.Servers, 2181); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if strings.Trim(c.Root, "/") != c.Root || strings.Contains(c.Root, "//") {
 		return fmt.Errorf("%w: root %q: give the node name without leading or trailing slashes, e.g. \"dubbo\"", ErrInvalidConfig, c.Root)
@@ -92,34 +79,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func validateServer(s string) error {
-	switch {
-	case s == "":
-		return errors.New("empty address")
-	case strings.Contains(s, "://"):
-		return fmt.Errorf("%q: give host:port without a scheme, e.g. \"127.0.0.1:2181\"", s)
-	case strings.Contains(s, ","):
-		return fmt.Errorf("%q: list each server as its own entry instead of a comma-separated string", s)
-	case strings.ContainsAny(s, " \t\r\n/"):
-		return fmt.Errorf("%q: an address must not contain spaces or slashes", s)
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		var addrErr *net.AddrError
-		if errors.As(err, &addrErr) && addrErr.Err == "missing port in address" {
-			return nil // the client adds the default port 2181
-		}
-		return fmt.Errorf("%q: %w", s, err)
-	}
-	if host == "" {
-		return fmt.Errorf("%q: missing host", s)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("%q: port %q must be a number from 1 to 65535", s, port)
-	}
-	return nil
-}
-
 // withDefaults returns c with zero fields set to their defaults.
 func (c Config) withDefaults() Config {
 	if c.Name == "" {
@@ -136,38 +95,3 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
-
-// Option configures a Watcher.
-type Option func(*options)
-
-type options struct {
-	logger     *slog.Logger
-	registerer prometheus.Registerer
-	retry      backoff
-}
-
-// WithLogger sets the logger; by default the Watcher logs nothing.
-func WithLogger(l *slog.Logger) Option {
-	return func(o *options) {
-		if l != nil {
-			o.logger = l
-		}
-	}
-}
-
-// WithRegisterer registers the Watcher's metrics with r. By default no
-// metric is registered. Several Watchers may share one registerer: their
-// series differ by the "source" label.
-func WithRegisterer(r prometheus.Registerer) Option {
-	return func(o *options) { o.registerer = r }
-}
-
-// withRetry sets the metadata retry backoff (tests use short ones).
-func withRetry(b backoff) Option {
-	return func(o *options) { o.retry = b }
-}
-
-// backoff is the metadata retry schedule.
-type backoff = retry.Backoff
-
-var defaultRetry = retry.Default

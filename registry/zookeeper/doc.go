@@ -19,6 +19,11 @@
 // A provider registered both ways is reported once per service (endpoints
 // collapse on Endpoint.ID, interface-level parameters win).
 //
+// Weights: the Dubbo "weight" parameter, rounded, capped at 1,000,000;
+// missing or ≤ 0 (dubbo-go writes weight=0) means the default 100, and so
+// does one that is not a number, which is also logged and counted
+// (dubbomesh_registry_invalid_params_total). Ports are 1–65535.
+//
 // The Watcher uses ZooKeeper watches, never polling. It keeps its last-known
 // state while disconnected and, after a reconnect or a new session, re-lists
 // the whole tree and reports only the services that really changed, so a

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/url"
 	"path"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,120 +16,17 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // waitTimeout bounds every wait of the integration tests.
 const waitTimeout = 30 * time.Second
 
-// recorder is a registry.Sink that keeps the latest state of every service
-// and the log of all updates.
-type recorder struct {
-	mu       sync.Mutex
-	state    map[registry.ServiceKey]registry.Service
-	log      []registry.Service
-	synced   int
-	statuses []bool        // reported connection states
-	changed  chan struct{} // capacity 1
-}
-
-func newRecorder() *recorder {
-	return &recorder{state: map[registry.ServiceKey]registry.Service{}, changed: make(chan struct{}, 1)}
-}
-
-func (r *recorder) Update(source string, svc registry.Service) {
-	r.mu.Lock()
-	if len(svc.Endpoints) == 0 {
-		delete(r.state, svc.Key)
-	} else {
-		r.state[svc.Key] = svc
-	}
-	r.log = append(r.log, svc)
-	r.mu.Unlock()
-	r.poke()
-}
-
-// Status records the connection states reported (registry.StatusSink).
-func (r *recorder) Status(_ string, connected bool) {
-	r.mu.Lock()
-	r.statuses = append(r.statuses, connected)
-	r.mu.Unlock()
-	r.poke()
-}
-
-func (r *recorder) Synced(string) {
-	r.mu.Lock()
-	r.synced++
-	r.mu.Unlock()
-	r.poke()
-}
-
-func (r *recorder) poke() {
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-// updates returns the updates received from index from on, and the next index.
-func (r *recorder) updates(from int) ([]registry.Service, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.log[from:]), len(r.log)
-}
-
-// waitFor waits until cond holds on the recorded state.
-func (r *recorder) waitFor(t *testing.T, what string, cond func(state map[registry.ServiceKey]registry.Service, synced bool) bool) {
-	t.Helper()
-	deadline := time.NewTimer(waitTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(50 * time.Millisecond) // conditions may look beyond the sink
-	defer tick.Stop()
-	for {
-		r.mu.Lock()
-		ok := cond(r.state, r.synced > 0)
-		state := fmt.Sprint(r.state)
-		r.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-r.changed:
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s; state: %s", waitTimeout, what, state)
-		case <-t.Context().Done():
-			t.Fatalf("test ended waiting for %s", what)
-		}
-	}
-}
-
-// waitService waits until the service key has exactly the endpoint
-// addresses (host:port/protocol) in want; no want means no endpoints.
-func (r *recorder) waitService(t *testing.T, key registry.ServiceKey, want ...string) registry.Service {
-	t.Helper()
-	slices.Sort(want)
-	var got registry.Service
-	r.waitFor(t, fmt.Sprintf("%v = %v", key, want), func(state map[registry.ServiceKey]registry.Service, synced bool) bool {
-		got = state[key]
-		return synced && slices.Equal(addrs(got), want)
-	})
-	return got.Clone()
-}
-
-func addrs(svc registry.Service) []string {
-	out := []string{}
-	for _, ep := range svc.Endpoints {
-		out = append(out, ep.Address()+"/"+ep.Protocol)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // startWatcher runs a Watcher until the test ends.
-func startWatcher(t *testing.T, cfg Config, opts ...Option) (*recorder, *prometheus.Registry) {
+func startWatcher(t *testing.T, cfg Config, opts ...registry.SourceOption) (*sourcetest.Recorder, *prometheus.Registry) {
 	t.Helper()
 	w, reg := newTestWatcher(t, cfg, opts...)
 	return runWatcher(t, w), reg
@@ -138,31 +34,15 @@ func startWatcher(t *testing.T, cfg Config, opts ...Option) (*recorder, *prometh
 
 // newTestWatcher returns a Watcher logging to t, with its metrics in the
 // returned registry.
-func newTestWatcher(t *testing.T, cfg Config, opts ...Option) (*Watcher, *prometheus.Registry) {
+func newTestWatcher(t *testing.T, cfg Config, opts ...registry.SourceOption) (*Watcher, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	opts = append([]Option{WithLogger(testLogger(t)), WithRegisterer(reg)}, opts...)
+	opts = append([]registry.SourceOption{registry.WithSourceLogger(sourcetest.Logger(t)), registry.WithSourceRegisterer(reg)}, opts...)
 	w, err := NewWatcher(cfg, opts...)
 	if err != nil {
 		t.Fatalf("NewWatcher: %v", err)
 	}
 	return w, reg
-}
-
-// waitMetric polls the metric until ok accepts its value.
-func waitMetric(t *testing.T, reg *prometheus.Registry, ok func(float64) bool, name string, labelPairs ...string) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		v := metricValue(t, reg, name, labelPairs...)
-		if ok(v) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s%v (now %v)", waitTimeout, name, labelPairs, v)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // instanceJSON is a Curator service instance as dubbo-go writes it.
@@ -174,9 +54,9 @@ func instanceJSON(app, host string, port int, revision, storage string) string {
 		app, id, host, port, id, app, port, revision, storage)
 }
 
-func runWatcher(t *testing.T, w *Watcher) *recorder {
+func runWatcher(t *testing.T, w *Watcher) *sourcetest.Recorder {
 	t.Helper()
-	rec := newRecorder()
+	rec := sourcetest.NewRecorder(waitTimeout)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx, rec) }()
@@ -192,18 +72,6 @@ func runWatcher(t *testing.T, w *Watcher) *recorder {
 		}
 	})
 	return rec
-}
-
-// testLogger logs to t at debug level.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // connect opens a ZooKeeper session, closed when the test ends.
@@ -267,43 +135,6 @@ func remove(t *testing.T, conn *zk.Conn, p string) {
 	if err := conn.Delete(p, -1); err != nil {
 		t.Fatalf("delete %s: %v", p, err)
 	}
-}
-
-// metricValue returns the value of the counter or gauge name with the given
-// label pairs, 0 if there is none.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, labelPairs ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather metrics: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labelPairs); i += 2 {
-				if !hasLabel(m, labelPairs[i], labelPairs[i+1]) {
-					continue metrics
-				}
-			}
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	return 0
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue() == value
-		}
-	}
-	return false
 }
 
 // proxy is a TCP proxy on 127.0.0.1 that can cut its client off from the
@@ -371,3 +202,6 @@ func (p *proxy) setCut(cut bool) {
 		p.conns = nil
 	}
 }
+
+// skipReason returns the metric reason of err.
+func skipReason(err error) string { return endpoint.Reason(err, reasonMalformedURL) }

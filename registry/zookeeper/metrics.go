@@ -1,13 +1,6 @@
 package zookeeper
 
-import (
-	"fmt"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
-	"github.com/dubbomesh/dubbomesh/registry/internal/sourcemetrics"
-)
+import "github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 
 // Reasons a registry node is skipped (label "reason" of the skipped counter).
 const (
@@ -17,15 +10,3 @@ const (
 	reasonDisabled          = endpoint.ReasonDisabled
 	reasonMalformedInstance = endpoint.ReasonMalformedInstance
 )
-
-// metrics are the Watcher's Prometheus collectors, already curried with the
-// source label; several Watchers (of any registry kind) share them.
-type metrics = sourcemetrics.Metrics
-
-func newMetrics(source string, reg prometheus.Registerer) (*metrics, error) {
-	m, err := sourcemetrics.New(source, reg)
-	if err != nil {
-		return nil, fmt.Errorf("zookeeper: register metrics: %w", err)
-	}
-	return m, nil
-}

@@ -2,7 +2,6 @@ package zookeeper
 
 import (
 	"errors"
-	"math"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // providerURL returns a provider node name the way Dubbo writes it: the
@@ -25,6 +27,7 @@ func TestParseProviderNode(t *testing.T) {
 		node       string
 		want       registry.Endpoint
 		wantReason string // non-empty: skipped for this reason
+		badParam   bool   // a parameter is ignored (logged and counted)
 	}{{
 		name: "triple provider",
 		node: providerURL("tri://127.0.0.1:20000/org.Foo?application=app&version=1.0.0&group=g1&interface=org.Foo&side=provider&weight=50&loadbalance=roundrobin&dubbo.tag=gray&timestamp=1"),
@@ -62,6 +65,17 @@ func TestParseProviderNode(t *testing.T) {
 		name: "ipv6 host",
 		node: providerURL("tri://[::1]:3/org.Foo"),
 		want: registry.Endpoint{Host: "::1", Port: 3, Protocol: "tri", Weight: registry.DefaultWeight, Params: map[string]string{}},
+	}, {
+		name: "unparsable weight: the default, reported",
+		node: providerURL("tri://127.0.0.1:4/org.Foo?weight=abc"),
+		want: registry.Endpoint{Host: "127.0.0.1", Port: 4, Protocol: "tri", Weight: registry.DefaultWeight,
+			Params: map[string]string{"weight": "abc"}},
+		badParam: true,
+	}, {
+		name: "weight beyond the maximum",
+		node: providerURL("tri://127.0.0.1:5/org.Foo?weight=99999999999"),
+		want: registry.Endpoint{Host: "127.0.0.1", Port: 5, Protocol: "tri", Weight: endpoint.MaxWeight,
+			Params: map[string]string{"weight": "99999999999"}},
 	}, {
 		name:       "consumer",
 		node:       providerURL("consumer://127.0.0.1:0/org.Foo?side=consumer"),
@@ -113,7 +127,7 @@ func TestParseProviderNode(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProviderNode(iface, tt.node)
+			got, bad, err := parseProviderNode(iface, tt.node)
 			if tt.wantReason != "" {
 				if !errors.Is(err, ErrSkipped) {
 					t.Fatalf("parseProviderNode(%q) = %+v, %v; want an ErrSkipped error", tt.node, got, err)
@@ -126,33 +140,13 @@ func TestParseProviderNode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseProviderNode(%q): %v", tt.node, err)
 			}
+			if (bad != nil) != tt.badParam {
+				t.Errorf("parseProviderNode(%q) ignored parameter %v, want one: %v", tt.node, bad, tt.badParam)
+			}
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("parseProviderNode(%q) mismatch (-want +got):\n%s", tt.node, diff)
 			}
 		})
-	}
-}
-
-func TestParseWeight(t *testing.T) {
-	tests := []struct {
-		in   string
-		want uint32
-	}{
-		{"", registry.DefaultWeight},
-		{"0", registry.DefaultWeight}, // dubbo-go writes weight=0
-		{"-5", registry.DefaultWeight},
-		{"abc", registry.DefaultWeight},
-		{"1", 1},
-		{" 250 ", 250},
-		{"42.7", 42},
-		{"NaN", registry.DefaultWeight},
-		{"1e30", math.MaxUint32},
-		{"99999999999", math.MaxUint32},
-	}
-	for _, tt := range tests {
-		if got := parseWeight(tt.in); got != tt.want {
-			t.Errorf("parseWeight(%q) = %d, want %d", tt.in, got, tt.want)
-		}
 	}
 }
 
@@ -169,7 +163,7 @@ func FuzzParseProviderNode(f *testing.F) {
 		f.Add("org.Foo", s)
 	}
 	f.Fuzz(func(t *testing.T, iface, node string) {
-		ep, err := parseProviderNode(iface, node)
+		ep, _, err := parseProviderNode(iface, node)
 		if err != nil {
 			if !errors.Is(err, ErrSkipped) {
 				t.Fatalf("error %v does not wrap ErrSkipped", err)
@@ -187,12 +181,12 @@ func TestParseInstance(t *testing.T) {
 	tests := []struct {
 		name       string
 		data       string
-		want       *instance
+		want       *resolver.Instance
 		wantReason string
 	}{{
 		name: "dubbo-go",
 		data: `{"name":"greeter","id":"127.0.0.1:20000","address":"127.0.0.1","port":20000,"payload":{"@class":"org.apache.dubbo.registry.zookeeper.ZookeeperInstance","id":"127.0.0.1:20000","name":"greeter","metadata":{"dubbo.endpoints":"[{\"port\":20000,\"protocol\":\"tri\"}]","dubbo.metadata.revision":"abc","dubbo.metadata.storage-type":"local","dubbo.metadata-service.url-params":"{\"port\":\"20001\",\"protocol\":\"dubbo\"}"}}}`,
-		want: &instance{
+		want: &resolver.Instance{
 			ID: "127.0.0.1:20000", App: app, Host: "127.0.0.1", Port: 20000,
 			Metadata: map[string]string{
 				"dubbo.endpoints":                   `[{"port":20000,"protocol":"tri"}]`,
@@ -200,13 +194,13 @@ func TestParseInstance(t *testing.T) {
 				"dubbo.metadata.storage-type":       "local",
 				"dubbo.metadata-service.url-params": `{"port":"20001","protocol":"dubbo"}`,
 			},
-			Endpoints: []protocolPort{{Port: 20000, Protocol: "tri"}},
+			Endpoints: []endpoint.ProtocolPort{{Port: 20000, Protocol: "tri"}},
 		},
 	}, {
 		name: "java curator with extra fields and string port",
 		data: `{"name":"greeter","id":"x","address":"10.0.0.1","port":"20880","sslPort":null,"serviceType":"DYNAMIC","uriSpec":null,"payload":{"metadata":{"dubbo.metadata.revision":"r1","weight":7,"dubbo.tag":"gray"}}}`,
-		want: &instance{
-			ID: "10.0.0.1:20880", App: app, Host: "10.0.0.1", Port: 20880, Tag: "gray",
+		want: &resolver.Instance{
+			ID: "10.0.0.1:20880", App: app, Host: "10.0.0.1", Port: 20880, Tag: "gray", DubboWeight: 7,
 			Metadata: map[string]string{"dubbo.metadata.revision": "r1", "weight": "7", "dubbo.tag": "gray"},
 		},
 	}, {
@@ -236,7 +230,7 @@ func TestParseInstance(t *testing.T) {
 			if tt.want != nil {
 				id = tt.want.ID
 			}
-			got, err := parseInstance(app, id, []byte(tt.data))
+			got, _, err := parseInstance(app, id, []byte(tt.data))
 			if tt.wantReason != "" {
 				if !errors.Is(err, ErrSkipped) || skipReason(err) != tt.wantReason {
 					t.Fatalf("parseInstance = %+v, %v; want skip %q", got, err, tt.wantReason)
@@ -246,7 +240,7 @@ func TestParseInstance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseInstance: %v", err)
 			}
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(instance{}), cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("parseInstance mismatch (-want +got):\n%s", diff)
 			}
 		})
@@ -259,7 +253,7 @@ func FuzzParseInstance(f *testing.F) {
 	f.Add(`{"address":"h","payload":{"metadata":{"dubbo.endpoints":"[{\"port\":\"3\",\"protocol\":\"dubbo\"}]"}}}`)
 	f.Add(`null`)
 	f.Fuzz(func(t *testing.T, data string) {
-		in, err := parseInstance("app", "id", []byte(data))
+		in, _, err := parseInstance("app", "id", []byte(data))
 		if err != nil {
 			if !errors.Is(err, ErrSkipped) {
 				t.Fatalf("error %v does not wrap ErrSkipped", err)
@@ -270,56 +264,56 @@ func FuzzParseInstance(f *testing.F) {
 			t.Fatalf("accepted an incomplete instance %+v", in)
 		}
 		// Deriving endpoints must not panic either.
-		in.applicationEndpoints()
-		in.interfaceEndpoints(&serviceInfo{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"weight": data}})
+		in.ApplicationEndpoints()
+		in.ServiceEndpoints(&resolver.Service{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"weight": data}, Weight: in.DubboWeight})
 	})
 }
 
 func TestInstanceEndpoints(t *testing.T) {
-	in := &instance{
+	in := &resolver.Instance{
 		ID: "127.0.0.1:20000", App: "app", Host: "127.0.0.1", Port: 20000, Tag: "gray",
-		Metadata:  map[string]string{metaRevision: "r1"},
-		Endpoints: []protocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20880, Protocol: "dubbo"}},
+		Metadata:  map[string]string{resolver.MetaRevision: "r1"},
+		Endpoints: []endpoint.ProtocolPort{{Port: 20000, Protocol: "tri"}, {Port: 20880, Protocol: "dubbo"}},
 	}
 	tests := []struct {
 		name string
-		si   serviceInfo
+		si   resolver.Service
 		want []registry.Endpoint
 	}{{
 		name: "protocol matched against dubbo.endpoints",
-		si:   serviceInfo{Name: "org.Foo", Group: "g", Version: "1", Protocol: "dubbo", Params: map[string]string{"weight": "0", "loadbalance": "random", "application": "app"}},
+		si:   resolver.Service{Name: "org.Foo", Group: "g", Version: "1", Protocol: "dubbo", Params: map[string]string{"weight": "0", "loadbalance": "random", "application": "app"}},
 		want: []registry.Endpoint{{
 			Host: "127.0.0.1", Port: 20880, Protocol: "dubbo", Application: "app", Group: "g", Version: "1", Tag: "gray",
 			Weight: registry.DefaultWeight, LoadBalance: "random",
-			Params: map[string]string{"weight": "0", "loadbalance": "random", "application": "app", metaRevision: "r1"},
+			Params: map[string]string{"weight": "0", "loadbalance": "random", "application": "app", resolver.MetaRevision: "r1"},
 		}},
 	}, {
 		name: "unknown protocol falls back to the instance port",
-		si:   serviceInfo{Name: "org.Foo", Protocol: "grpc", Params: map[string]string{"weight": "30"}},
+		si:   resolver.Service{Name: "org.Foo", Protocol: "grpc", Params: map[string]string{"weight": "30"}, Weight: 30},
 		want: []registry.Endpoint{{
 			Host: "127.0.0.1", Port: 20000, Protocol: "grpc", Application: "app", Tag: "gray", Weight: 30,
-			Params: map[string]string{"weight": "30", metaRevision: "r1"},
+			Params: map[string]string{"weight": "30", resolver.MetaRevision: "r1"},
 		}},
 	}, {
 		name: "disabled service",
-		si:   serviceInfo{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"enabled": "false"}},
+		si:   resolver.Service{Name: "org.Foo", Protocol: "tri", Params: map[string]string{"enabled": "false"}},
 		want: nil,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := in.interfaceEndpoints(&tt.si)
+			got := in.ServiceEndpoints(&tt.si)
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("interfaceEndpoints mismatch (-want +got):\n%s", diff)
+				t.Errorf("ServiceEndpoints mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
-	gotApp := in.applicationEndpoints()
+	gotApp := in.ApplicationEndpoints()
 	wantApp := []registry.Endpoint{
 		{Host: "127.0.0.1", Port: 20000, Protocol: "tri", Application: "app", Tag: "gray", Weight: registry.DefaultWeight, Params: in.Metadata},
 		{Host: "127.0.0.1", Port: 20880, Protocol: "dubbo", Application: "app", Tag: "gray", Weight: registry.DefaultWeight, Params: in.Metadata},
 	}
 	if diff := cmp.Diff(wantApp, gotApp); diff != "" {
-		t.Errorf("applicationEndpoints mismatch (-want +got):\n%s", diff)
+		t.Errorf("ApplicationEndpoints mismatch (-want +got):\n%s", diff)
 	}
 }
 
@@ -362,16 +356,16 @@ func TestConfigValidate(t *testing.T) {
 func TestNewWatcherSharedRegisterer(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	for _, name := range []string{"zk-a", "zk-b"} {
-		w, err := NewWatcher(Config{Name: name, Servers: []string{"127.0.0.1:2181"}}, WithRegisterer(reg))
+		w, err := NewWatcher(Config{Name: name, Servers: []string{"127.0.0.1:2181"}}, registry.WithSourceRegisterer(reg))
 		if err != nil {
 			t.Fatalf("NewWatcher(%s): %v", name, err)
 		}
 		if w.Name() != name {
 			t.Errorf("Name() = %q, want %q", w.Name(), name)
 		}
-		w.metrics.Skipped.WithLabelValues(reasonMalformedURL).Inc()
+		w.base.Metrics.Skipped.WithLabelValues(reasonMalformedURL).Inc()
 	}
-	if n := metricValue(t, reg, "dubbomesh_registry_skipped_total", "source", "zk-b", "reason", reasonMalformedURL); n != 1 {
+	if n := sourcetest.MetricValue(t, reg, "dubbomesh_registry_skipped_total", "source", "zk-b", "reason", reasonMalformedURL); n != 1 {
 		t.Errorf("skipped{source=zk-b} = %v, want 1", n)
 	}
 	if _, err := NewWatcher(Config{}); !errors.Is(err, ErrInvalidConfig) {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // The interfaces examples/provider serves.
@@ -28,13 +30,13 @@ func TestWatcherRealProvider(t *testing.T) {
 	app := testenv.StartProvider(t, testenv.ProviderConfig{Registry: registryURL, Application: "greeter-app", Version: "1.0.0"})
 	want := fmt.Sprintf("127.0.0.1:%d/tri", app.Port())
 	for _, iface := range []string{greeterIface, echoIface} {
-		svc := rec.waitService(t, ifaceKey(iface), want)
+		svc := rec.WaitService(t, ifaceKey(iface), want)
 		ep := svc.Endpoints[0]
 		if ep.Application != "greeter-app" || ep.Version != "1.0.0" || ep.Weight != registry.DefaultWeight {
 			t.Errorf("%s endpoint %+v: want application greeter-app, version 1.0.0, weight %d", iface, ep, registry.DefaultWeight)
 		}
 	}
-	if n := metricValue(t, reg, "dubbomesh_registry_metadata_fetches_total", "source", "zk", "storage", "local", "result", "ok"); n != 1 {
+	if n := sourcetest.MetricValue(t, reg, "dubbomesh_registry_metadata_fetches_total", "source", "zk", "storage", "local", "result", "ok"); n != 1 {
 		t.Errorf("local metadata fetches ok = %v, want 1", n)
 	}
 
@@ -43,9 +45,9 @@ func TestWatcherRealProvider(t *testing.T) {
 	both := testenv.StartProvider(t, testenv.ProviderConfig{Registry: registryURL, Application: "greeter-both", Register: "all", Weight: 30})
 	wantBoth := fmt.Sprintf("127.0.0.1:%d/tri", both.Port())
 	for _, iface := range []string{greeterIface, echoIface} {
-		svc := rec.waitService(t, ifaceKey(iface), want, wantBoth)
+		svc := rec.WaitService(t, ifaceKey(iface), want, wantBoth)
 		for _, ep := range svc.Endpoints {
-			if ep.Port == uint32(both.Port()) && (ep.Weight != 30 || ep.Params[metaRevision] != "") {
+			if ep.Port == uint32(both.Port()) && (ep.Weight != 30 || ep.Params[resolver.MetaRevision] != "") {
 				t.Errorf("%s: collapsed endpoint %+v, want weight 30 from the interface-level URL", iface, ep)
 			}
 		}
@@ -54,16 +56,16 @@ func TestWatcherRealProvider(t *testing.T) {
 	// Remote metadata: read from the metadata report.
 	remote := testenv.StartProvider(t, testenv.ProviderConfig{Registry: registryURL, Application: "greeter-remote", Metadata: "remote"})
 	wantRemote := fmt.Sprintf("127.0.0.1:%d/tri", remote.Port())
-	rec.waitService(t, ifaceKey(greeterIface), want, wantBoth, wantRemote)
-	if n := metricValue(t, reg, "dubbomesh_registry_metadata_fetches_total", "source", "zk", "storage", "remote", "result", "ok"); n != 1 {
+	rec.WaitService(t, ifaceKey(greeterIface), want, wantBoth, wantRemote)
+	if n := sourcetest.MetricValue(t, reg, "dubbomesh_registry_metadata_fetches_total", "source", "zk", "storage", "remote", "result", "ok"); n != 1 {
 		t.Errorf("remote metadata fetches ok = %v, want 1", n)
 	}
 
 	// Graceful shutdown deregisters; the others stay.
 	app.Stop(t)
-	rec.waitService(t, ifaceKey(echoIface), wantBoth, wantRemote)
+	rec.WaitService(t, ifaceKey(echoIface), wantBoth, wantRemote)
 	both.Stop(t)
 	remote.Stop(t)
-	rec.waitService(t, ifaceKey(greeterIface))
-	rec.waitService(t, ifaceKey(echoIface))
+	rec.WaitService(t, ifaceKey(greeterIface))
+	rec.WaitService(t, ifaceKey(echoIface))
 }

@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/registry/internal/sourcetest"
 )
 
 // TestWatcherSurvivesZooKeeperRestart kills ZooKeeper mid-run and starts it
@@ -30,43 +33,40 @@ func TestWatcherSurvivesZooKeeperRestart(t *testing.T) {
 	rec := runWatcher(t, w)
 
 	foo, bar, shop := ifaceKey("org.Foo"), ifaceKey("org.Bar"), ifaceKey("org.shop")
-	rec.waitService(t, foo, "127.0.0.1:20000/tri", "127.0.0.1:20001/tri")
-	rec.waitService(t, bar, "127.0.0.1:20002/dubbo")
-	rec.waitService(t, shop, "127.0.0.1:30000/tri")
-	_, mark := rec.updates(0)
+	rec.WaitService(t, foo, "127.0.0.1:20000/tri", "127.0.0.1:20001/tri")
+	rec.WaitService(t, bar, "127.0.0.1:20002/dubbo")
+	rec.WaitService(t, shop, "127.0.0.1:30000/tri")
+	_, mark := rec.Updates(0)
 
 	zkSrv.Stop(t)
-	waitMetric(t, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "zk")
+	sourcetest.WaitMetric(t, waitTimeout, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "zk")
 	leave.Close() // cannot reach the server: its session expires after the restart
 	zkSrv.Start(t)
 
-	waitMetric(t, reg, func(v float64) bool { return v >= 2 }, "dubbomesh_registry_resyncs_total", "source", "zk")
-	rec.waitService(t, foo, "127.0.0.1:20000/tri")
+	sourcetest.WaitMetric(t, waitTimeout, reg, func(v float64) bool { return v >= 2 }, "dubbomesh_registry_resyncs_total", "source", "zk")
+	rec.WaitService(t, foo, "127.0.0.1:20000/tri")
 
-	ups, _ := rec.updates(mark)
+	ups, _ := rec.Updates(mark)
 	for _, u := range ups {
-		if u.Key != foo || !slices.Equal(addrs(u), []string{"127.0.0.1:20000/tri"}) {
-			t.Errorf("update during the restart: %v %v; want only %v without 127.0.0.1:20001", u.Key, addrs(u), foo)
+		if u.Key != foo || !slices.Equal(sourcetest.Addrs(u), []string{"127.0.0.1:20000/tri"}) {
+			t.Errorf("update during the restart: %v %v; want only %v without 127.0.0.1:20001", u.Key, sourcetest.Addrs(u), foo)
 		}
 	}
 	if n := meta.count("shop", "r1"); n != 1 {
 		t.Errorf("metadata fetched %d times across the restart, want once (cached)", n)
 	}
-	if v := metricValue(t, reg, "dubbomesh_registry_connected", "source", "zk"); v != 1 {
+	if v := sourcetest.MetricValue(t, reg, "dubbomesh_registry_connected", "source", "zk"); v != 1 {
 		t.Errorf("connected = %v after the restart, want 1", v)
 	}
-	rec.mu.Lock()
-	statuses := slices.Clone(rec.statuses)
-	rec.mu.Unlock()
-	if !slices.Equal(statuses, []bool{false, true}) {
+	if statuses := rec.Snapshot().Statuses; !slices.Equal(statuses, []bool{false, true}) {
 		t.Errorf("reported statuses %v, want [false true] (disconnected, then connected)", statuses)
 	}
 
 	// The watches work again after the restart.
 	register(t, stay, "dubbo", "org.Bar", "tri://127.0.0.1:20003/org.Bar?application=a")
-	rec.waitService(t, bar, "127.0.0.1:20002/dubbo", "127.0.0.1:20003/tri")
+	rec.WaitService(t, bar, "127.0.0.1:20002/dubbo", "127.0.0.1:20003/tri")
 	state := map[registry.ServiceKey]int{}
-	rec.waitFor(t, "final state", func(s map[registry.ServiceKey]registry.Service, _ bool) bool {
+	rec.WaitFor(t, "final state", func(s map[registry.ServiceKey]registry.Service, _ bool) bool {
 		for k, v := range s {
 			state[k] = len(v.Endpoints)
 		}
@@ -90,32 +90,61 @@ func TestWatcherSessionExpiry(t *testing.T) {
 
 	rec, reg := startWatcher(t, Config{Name: "zk", Servers: []string{px.Addr()}, SessionTimeout: 4 * time.Second})
 	foo, bar := ifaceKey("org.Foo"), ifaceKey("org.Bar")
-	rec.waitService(t, foo, "127.0.0.1:20000/tri", "127.0.0.1:20001/tri")
-	rec.waitService(t, bar, "127.0.0.1:20002/tri")
-	_, mark := rec.updates(0)
+	rec.WaitService(t, foo, "127.0.0.1:20000/tri", "127.0.0.1:20001/tri")
+	rec.WaitService(t, bar, "127.0.0.1:20002/tri")
+	_, mark := rec.Updates(0)
 
+	// A probe session through the proxy, cut off with the watcher, with a
+	// longer timeout (8 s against 4 s: more than the ping interval and the
+	// server's 2 s expiry rounding apart): once the server has expired it,
+	// it has expired the watcher's session too.
+	probe := connect(t, px.Addr(), 8*time.Second)
+	const probeNode = "/expiry-probe" // outside what the watcher reads
+	if _, err := probe.Create(probeNode, nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
 	px.setCut(true)
-	waitMetric(t, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "zk")
+	sourcetest.WaitMetric(t, waitTimeout, reg, func(v float64) bool { return v == 0 }, "dubbomesh_registry_connected", "source", "zk")
 	remove(t, conn, gone) // missed by the cut-off watcher
 	register(t, conn, "dubbo", "org.Baz", "tri://127.0.0.1:20003/org.Baz")
-	time.Sleep(8 * time.Second) // > session timeout: the server expires the session
-	if ups, _ := rec.updates(mark); len(ups) != 0 {
+	waitGone(t, conn, probeNode)
+	if ups, _ := rec.Updates(mark); len(ups) != 0 {
 		t.Fatalf("updates while disconnected: %v, want none", ups)
 	}
 	px.setCut(false)
 
-	rec.waitService(t, foo, "127.0.0.1:20000/tri")
-	rec.waitService(t, ifaceKey("org.Baz"), "127.0.0.1:20003/tri")
-	if n := metricValue(t, reg, "dubbomesh_registry_sessions_total", "source", "zk"); n < 2 {
+	rec.WaitService(t, foo, "127.0.0.1:20000/tri")
+	rec.WaitService(t, ifaceKey("org.Baz"), "127.0.0.1:20003/tri")
+	if n := sourcetest.MetricValue(t, reg, "dubbomesh_registry_sessions_total", "source", "zk"); n < 2 {
 		t.Errorf("sessions = %v, want a new session after the expiry", n)
 	}
-	ups, _ := rec.updates(mark)
+	ups, _ := rec.Updates(mark)
 	for _, u := range ups {
-		if u.Key == bar || u.Key == foo && !slices.Equal(addrs(u), []string{"127.0.0.1:20000/tri"}) {
-			t.Errorf("update after the expiry: %v %v; want 127.0.0.1:20000 kept and org.Bar untouched", u.Key, addrs(u))
+		if u.Key == bar || u.Key == foo && !slices.Equal(sourcetest.Addrs(u), []string{"127.0.0.1:20000/tri"}) {
+			t.Errorf("update after the expiry: %v %v; want 127.0.0.1:20000 kept and org.Bar untouched", u.Key, sourcetest.Addrs(u))
 		}
 	}
 	// Watches were re-armed in the new session.
 	register(t, conn, "dubbo", "org.Bar", "tri://127.0.0.1:20004/org.Bar")
-	rec.waitService(t, bar, "127.0.0.1:20002/tri", "127.0.0.1:20004/tri")
+	rec.WaitService(t, bar, "127.0.0.1:20002/tri", "127.0.0.1:20004/tri")
+}
+
+// waitGone waits until the node p does not exist (an ephemeral node whose
+// session the server expired).
+func waitGone(t *testing.T, conn *zk.Conn, p string) {
+	t.Helper()
+	for deadline := time.Now().Add(waitTimeout); ; {
+		ok, _, ch, err := conn.ExistsW(p)
+		if err != nil {
+			t.Fatalf("exists %s: %v", p, err)
+		}
+		if !ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("%s still exists after %v", p, waitTimeout)
+		}
+	}
 }

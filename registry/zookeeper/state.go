@@ -8,16 +8,15 @@ import (
 	"maps"
 	"path"
 	"slices"
-	"strings"
-	"sync"
-	"time"
 
+	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
+	"k8s.io/utils/clock"
 
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
-	"github.com/dubbomesh/dubbomesh/registry/internal/metacache"
-	"github.com/dubbomesh/dubbomesh/registry/internal/servicestate"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
 
 // Children of the registry root that are not interfaces.
@@ -71,79 +70,60 @@ func (h nameHasher) hash(name string) nameHash {
 	return nameHash{maphash.String(h.hi, name), maphash.String(h.lo, name)}
 }
 
-// instEntry is one child of /services/{app}.
-type instEntry struct {
-	data []byte
-	in   *instance // nil: malformed or not read yet
-	// prevRev is the resolved revision the instance had before a change of
-	// revision; its services are reported until the new one is resolved,
-	// so a redeployment does not flap the endpoints.
-	prevRev string
-}
-
-// run is the state of one Run call. Only the loop goroutine touches it,
-// except wg, events and fetchSlots (and the tracker, which locks).
+// run is the state of one Run call. Only the loop goroutine touches it
+// (the tracker locks, the resolver's fetches run on its own goroutines).
 type run struct {
 	w       *Watcher
 	conn    *zk.Conn
 	tracker *connTracker
 	sink    registry.Sink
 
-	wg          sync.WaitGroup
-	events      chan metaResult
-	fetchSlots  chan struct{}
-	resyncTimer *time.Timer
-	metaTimer   *time.Timer
+	resyncTimer clock.Timer
 
 	armed map[watchKey]target // watches set, with what they watch
 	// prefetched holds ChildrenW results issued in parallel by
 	// prefetchChildren, consumed by children.
 	prefetched map[string]childrenResult
 
-	ifaces map[string]ifaceNodes            // iface → its provider nodes
-	names  nameHasher                       // of provider node names
-	apps   map[string]map[string]*instEntry // app → instance id → entry
-	meta   map[metaKey]*metacache.Entry
+	ifaces map[string]ifaceNodes        // iface → its provider nodes
+	names  nameHasher                   // of provider node names
+	apps   map[string]map[string][]byte // app → instance id → node data (nil: not read yet)
+	res    *resolver.Resolver           // the application-level instances
 
-	// contrib is what each application contributes to each service.
-	contrib *servicestate.Contributions[string]
+	out   *source.Reported
+	dirty map[registry.ServiceKey]struct{}
 
-	out       *servicestate.Reported
-	dirty     map[registry.ServiceKey]struct{}
-	dirtyApps map[string]struct{}
-
-	listedGen      uint64               // session generation last listed completely (0: none)
-	down           bool                 // disconnection reported to the sink
-	initialFetches map[metaKey]struct{} // first fetches that gate Synced
+	listedGen uint64 // session generation last listed completely (0: none)
+	down      bool   // disconnection reported to the sink
 }
 
 func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run {
-	stopped := func() *time.Timer {
-		t := time.NewTimer(time.Hour)
-		t.Stop()
-		return t
-	}
-	return &run{
+	r := &run{
 		w: w, conn: conn, tracker: tr, sink: sink,
-		events:         make(chan metaResult, 256),
-		fetchSlots:     make(chan struct{}, maxConcurrentFetches),
-		resyncTimer:    stopped(),
-		metaTimer:      stopped(),
-		armed:          map[watchKey]target{},
-		prefetched:     map[string]childrenResult{},
-		ifaces:         map[string]ifaceNodes{},
-		names:          newNameHasher(),
-		apps:           map[string]map[string]*instEntry{},
-		meta:           map[metaKey]*metacache.Entry{},
-		contrib:        servicestate.NewContributions[string](),
-		out:            servicestate.NewReported(w.cfg.Name, sink, w.metrics.Updates, w.log),
-		dirty:          map[registry.ServiceKey]struct{}{},
-		dirtyApps:      map[string]struct{}{},
-		initialFetches: map[metaKey]struct{}{},
+		resyncTimer: source.StoppedTimer(w.base.Clock),
+		armed:       map[watchKey]target{},
+		prefetched:  map[string]childrenResult{},
+		ifaces:      map[string]ifaceNodes{},
+		names:       newNameHasher(),
+		apps:        map[string]map[string][]byte{},
+		out:         source.NewReported(w.cfg.Name, sink, w.base.Metrics.Updates, w.base.Log),
+		dirty:       map[registry.ServiceKey]struct{}{},
 	}
+	r.res = resolver.New(resolver.Config{
+		Timeout: w.cfg.MetadataTimeout,
+		Retry:   w.base.Retry,
+		ReadReport: func(key resolver.MetaKey) (*info.MetadataInfo, error) {
+			return readMetadataReport(conn, w.cfg.Root, key)
+		},
+		FetchRPC: w.fetchRPC,
+		Clock:    w.base.Clock,
+		Log:      w.base.Log,
+		Metrics:  w.base.Metrics,
+	})
+	return r
 }
 
-func (r *run) rootPath() string { return "/" + r.w.cfg.Root }
+func (r *run) rootPath() string { return r.w.root }
 
 func ifaceKey(iface string) registry.ServiceKey {
 	return registry.ServiceKey{Kind: registry.KindInterface, Name: iface}
@@ -231,11 +211,12 @@ func (r *run) relist(iface string, old ifaceNodes, kids []string) (ifaceNodes, b
 			}
 			continue
 		}
-		ep, err := parseProviderNode(iface, name)
+		ep, bad, err := parseProviderNode(iface, name)
 		if err != nil {
-			r.skipped(err, "interface", iface, "node", name)
+			r.w.base.Skipped(err, reasonMalformedURL, "interface", iface, "node", name)
 			continue
 		}
+		r.w.base.InvalidParam(bad, "interface", iface, "node", name)
 		if params == nil {
 			params = &endpoint.ParamsSet{}
 			for i := range old.eps {
@@ -276,18 +257,6 @@ func hasDuplicateIDs(eps []registry.Endpoint) bool {
 	return false
 }
 
-// skipped logs and counts a node that is not turned into endpoints.
-func (r *run) skipped(err error, attrs ...any) {
-	reason := skipReason(err)
-	r.w.metrics.Skipped.WithLabelValues(reason).Inc()
-	attrs = append(attrs, "reason", reason, "error", err)
-	if reason == reasonConsumer || reason == reasonDisabled {
-		r.w.log.Debug("registry node skipped", attrs...)
-		return
-	}
-	r.w.log.Warn("registry node skipped", attrs...)
-}
-
 // readApps lists the applications under /services.
 func (r *run) readApps(ctx context.Context, full bool) error {
 	kids, _, err := r.children(ctx, target{kind: targetApps}, servicesRoot)
@@ -302,16 +271,18 @@ func (r *run) readApps(ctx context.Context, full bool) error {
 			continue
 		}
 		if !known {
-			r.apps[app] = map[string]*instEntry{}
+			r.apps[app] = map[string][]byte{}
 		}
 		if err := r.readApp(ctx, app, full); err != nil {
 			return err
 		}
 	}
-	for app := range r.apps {
+	for app, insts := range r.apps {
 		if !seen[app] {
 			delete(r.apps, app)
-			r.dirtyApps[app] = struct{}{}
+			for id := range insts {
+				r.res.SetInstance(appKey(app), id, nil)
+			}
 		}
 	}
 	return nil
@@ -332,7 +303,7 @@ func (r *run) readApp(ctx context.Context, app string, full bool) error {
 			continue
 		}
 		if !known {
-			insts[id] = &instEntry{}
+			insts[id] = nil
 		}
 		if err := r.readInstance(ctx, app, id); err != nil {
 			return err
@@ -341,167 +312,38 @@ func (r *run) readApp(ctx context.Context, app string, full bool) error {
 	for id := range insts {
 		if !seen[id] {
 			delete(insts, id)
-			r.dirtyApps[app] = struct{}{}
+			r.res.SetInstance(appKey(app), id, nil)
 		}
 	}
 	return nil
 }
 
-// readInstance reads /services/{app}/{id}.
+func appKey(app string) resolver.AppKey { return resolver.AppKey{Name: app} }
+
+// readInstance reads /services/{app}/{id} and hands what it holds to the
+// resolver.
 func (r *run) readInstance(ctx context.Context, app, id string) error {
 	b, exists, err := r.data(ctx, target{kind: targetInstance, app: app, id: id}, path.Join(servicesRoot, app, id))
 	if err != nil {
 		return err
 	}
 	insts := r.apps[app]
-	e := insts[id]
 	if !exists {
 		delete(insts, id)
-		r.dirtyApps[app] = struct{}{}
+		r.res.SetInstance(appKey(app), id, nil)
 		return nil
 	}
-	if e.data != nil && bytes.Equal(e.data, b) {
+	if prev := insts[id]; prev != nil && bytes.Equal(prev, b) {
 		return nil
 	}
-	e.data = b
-	r.dirtyApps[app] = struct{}{}
-	in, err := parseInstance(app, id, b)
+	insts[id] = b
+	in, bad, err := parseInstance(app, id, b)
 	if err != nil {
-		r.skipped(err, "app", app, "instance", id)
-		e.in, e.prevRev = nil, ""
-		return nil
+		r.w.base.Skipped(err, reasonMalformedInstance, "app", app, "instance", id)
 	}
-	if e.in != nil && e.in.Revision() != in.Revision() {
-		if m := r.meta[metaKey{app, e.in.Revision()}]; m != nil && m.State == metacache.Resolved {
-			e.prevRev = e.in.Revision()
-		}
-	}
-	e.in = in
-	r.ensureMetadata(ctx, in)
+	r.w.base.InvalidParam(bad, "app", app, "instance", id)
+	r.res.SetInstance(appKey(app), id, in) // nil if malformed
 	return nil
-}
-
-// ensureMetadata starts resolving the metadata of in's revision unless it
-// is cached or on its way.
-func (r *run) ensureMetadata(ctx context.Context, in *instance) {
-	rev := in.Revision()
-	if rev == "" {
-		return // nothing to resolve: reported at application level
-	}
-	key := metaKey{in.App, rev}
-	if _, ok := r.meta[key]; ok {
-		return
-	}
-	now := time.Now()
-	for k, e := range r.meta {
-		if e.Expired(now) {
-			delete(r.meta, k)
-			delete(r.initialFetches, k)
-		}
-	}
-	e := &metacache.Entry{}
-	r.meta[key] = e
-	r.w.metrics.MetadataCache.Set(float64(len(r.meta)))
-	r.startFetch(ctx, key, e, in)
-}
-
-func (r *run) onMetadata(res metaResult) {
-	delete(r.initialFetches, res.key)
-	e := r.meta[res.key]
-	if e == nil {
-		return // no instance needs it any more
-	}
-	r.dirtyApps[res.key.App] = struct{}{}
-	result, wait := e.Record(res.services, res.err, r.w.retry, time.Now())
-	r.w.metrics.Fetches.WithLabelValues(res.storage, result).Inc()
-	if res.err == nil {
-		r.w.log.Debug("application metadata resolved", "app", res.key.App, "revision", res.key.Revision,
-			"services", len(res.services))
-		return
-	}
-	r.w.log.Warn("application metadata unavailable; reporting the instances at application level",
-		"app", res.key.App, "revision", res.key.Revision, "attempt", e.Attempts, "retry_in", wait, "error", res.err)
-	r.armMetaTimer()
-}
-
-// armMetaTimer sets the retry timer to the earliest pending retry.
-func (r *run) armMetaTimer() { metacache.ArmRetry(r.metaTimer, r.meta) }
-
-// retryMetadata retries the failed fetches that are due, asking another
-// instance of the revision each time.
-func (r *run) retryMetadata(ctx context.Context) {
-	now := time.Now()
-	for key, e := range r.meta {
-		if !e.Due(now) {
-			continue
-		}
-		var candidates []*instance
-		for _, ie := range r.apps[key.App] {
-			if ie.in != nil && ie.in.Revision() == key.Revision {
-				candidates = append(candidates, ie.in)
-			}
-		}
-		if len(candidates) == 0 {
-			// Unused for now: look again later.
-			e.NextRetry = now.Add(r.w.retry.Delay(e.Attempts))
-			continue
-		}
-		slices.SortFunc(candidates, func(a, b *instance) int { return strings.Compare(a.ID, b.ID) })
-		r.startFetch(ctx, key, e, candidates[e.Attempts%len(candidates)])
-	}
-	r.w.metrics.MetadataCache.Set(float64(len(r.meta)))
-	r.armMetaTimer()
-}
-
-// recomputeApp rebuilds what app contributes to each service and marks the
-// services it touched (before or after) dirty.
-func (r *run) recomputeApp(app string) {
-	next := map[registry.ServiceKey][]registry.Endpoint{}
-	used := map[string]bool{}
-	insts := r.apps[app]
-	for _, id := range slices.Sorted(maps.Keys(insts)) {
-		ie := insts[id]
-		in := ie.in
-		if in == nil {
-			continue
-		}
-		rev := in.Revision()
-		used[rev] = true
-		e := r.meta[metaKey{app, rev}]
-		if (e == nil || e.State == metacache.Pending) && ie.prevRev != "" {
-			if pe := r.meta[metaKey{app, ie.prevRev}]; pe != nil && pe.State == metacache.Resolved {
-				used[ie.prevRev] = true
-				e = pe
-			}
-		} else {
-			ie.prevRev = ""
-		}
-		switch {
-		case rev == "" || e != nil && e.State == metacache.Failed:
-			k := registry.ServiceKey{Kind: registry.KindApplication, Name: app}
-			next[k] = append(next[k], in.applicationEndpoints()...)
-		case e != nil && e.State == metacache.Resolved:
-			for i := range e.Services {
-				k := ifaceKey(e.Services[i].Name)
-				next[k] = append(next[k], in.interfaceEndpoints(&e.Services[i])...)
-			}
-		}
-		// Pending: reported once the first fetch has finished.
-	}
-	// Forget metadata no instance has used for a while.
-	now := time.Now()
-	for key, e := range r.meta {
-		if key.App != app {
-			continue
-		}
-		if e.Use(used[key.Revision], now) {
-			delete(r.meta, key)
-			delete(r.initialFetches, key)
-		}
-	}
-	r.w.metrics.MetadataCache.Set(float64(len(r.meta)))
-
-	r.contrib.Set(app, next, func(k registry.ServiceKey) { r.dirty[k] = struct{}{} })
 }
 
 // build assembles the full state of one service: interface-level providers
@@ -512,7 +354,7 @@ func (r *run) recomputeApp(app string) {
 // the same Endpoint.ID (the common case), is their endpoints as they are:
 // one copy shared by this state, what was reported and the sink.
 func (r *run) build(k registry.ServiceKey) registry.Service {
-	apps := slices.Sorted(r.contrib.Apps(k))
+	apps := r.res.Contributors(k)
 	var eps []registry.Endpoint
 	if k.Kind == registry.KindInterface {
 		eps = r.ifaces[k.Name].eps
@@ -520,15 +362,15 @@ func (r *run) build(k registry.ServiceKey) registry.Service {
 	if len(apps) == 0 && !hasDuplicateIDs(eps) {
 		return registry.Service{Key: k, Endpoints: eps}
 	}
-	a := servicestate.Assemble(k)
+	a := source.Assemble(k)
 	n := len(eps)
 	for _, app := range apps {
-		n += len(r.contrib.Of(app, k))
+		n += len(r.res.Contribution(app, k))
 	}
 	a.Grow(n)
 	a.Add(eps...)
 	for _, app := range apps {
-		a.Add(r.contrib.Of(app, k)...)
+		a.Add(r.res.Contribution(app, k)...)
 	}
 	return a.Service()
 }
@@ -538,14 +380,11 @@ func (r *run) build(k registry.ServiceKey) registry.Service {
 // disconnect never reports a partial view) and, before the first Synced,
 // until every metadata fetch of the first listing has been attempted.
 func (r *run) flush() {
-	for app := range r.dirtyApps {
-		r.recomputeApp(app)
-		delete(r.dirtyApps, app)
-	}
+	r.res.Flush(func(k registry.ServiceKey) { r.dirty[k] = struct{}{} })
 	if st, gen := r.tracker.current(); st != zk.StateHasSession || gen != r.listedGen {
 		return
 	}
-	if !r.out.IsSynced() && len(r.initialFetches) > 0 {
+	if !r.out.IsSynced() && r.res.InitialPending() {
 		return
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(r.dirty), registry.ServiceKey.Compare) {
@@ -553,4 +392,5 @@ func (r *run) flush() {
 		r.out.Update(r.build(k))
 	}
 	r.out.Synced()
+	r.res.MarkSynced()
 }

@@ -2,9 +2,6 @@ package zookeeper
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 
 	"dubbo.apache.org/dubbo-go/v3/common"
 
@@ -16,21 +13,17 @@ import (
 // into endpoints (malformed, consumers, disabled providers).
 var ErrSkipped = errors.New("zookeeper: node skipped")
 
-func skip(reason string, format string, args ...any) error {
-	return endpoint.Skip(ErrSkipped, reason, format, args...)
-}
-
-// skipReason returns the metric reason of err.
-func skipReason(err error) string { return endpoint.Reason(err, reasonMalformedURL) }
+var skip = endpoint.Skipper(ErrSkipped)
 
 // parseProviderNode turns one child of /{root}/{iface}/providers (a
-// URL-encoded Dubbo URL) into an endpoint of iface. Errors wrap ErrSkipped.
-func parseProviderNode(iface, node string) (ep registry.Endpoint, err error) {
+// URL-encoded Dubbo URL) into an endpoint of iface. Errors wrap ErrSkipped;
+// bad is an *endpoint.ParamError for a parameter the endpoint ignores.
+func parseProviderNode(iface, node string) (ep registry.Endpoint, bad, err error) {
 	defer func() {
 		// common.NewURL is third-party code reading what others wrote: a
 		// panic in it must skip the node, not stop the watcher.
 		if p := recover(); p != nil {
-			ep, err = registry.Endpoint{}, skip(reasonMalformedURL, "parse %q: panic: %v", node, p)
+			ep, bad, err = registry.Endpoint{}, nil, skip(reasonMalformedURL, "parse %q: panic: %v", node, p)
 		}
 	}()
 	// NewURL query-unescapes the node name once, exactly as dubbo-go's own
@@ -38,17 +31,17 @@ func parseProviderNode(iface, node string) (ep registry.Endpoint, err error) {
 	// parameter values that are themselves escaped.
 	u, err := common.NewURL(node)
 	if err != nil {
-		return registry.Endpoint{}, skip(reasonMalformedURL, "%w", err)
+		return registry.Endpoint{}, nil, skip(reasonMalformedURL, "%w", err)
 	}
-	if u.Protocol == "" || strings.ContainsAny(u.Protocol, " \t\r\n/:") {
-		return registry.Endpoint{}, skip(reasonMalformedURL, "bad or missing protocol %q", u.Protocol)
+	if err := endpoint.CheckProtocol(u.Protocol); err != nil {
+		return registry.Endpoint{}, nil, skip(reasonMalformedURL, "%w", err)
 	}
-	if u.Ip == "" {
-		return registry.Endpoint{}, skip(reasonMalformedURL, "missing host in %q", u.Location)
+	if err := endpoint.CheckHost(u.Ip); err != nil {
+		return registry.Endpoint{}, nil, skip(reasonMalformedURL, "%w in %q", err, u.Location)
 	}
-	port, err := parsePort(u.Port)
+	port, err := endpoint.ParsePort(u.Port)
 	if err != nil {
-		return registry.Endpoint{}, skip(reasonMalformedURL, "%w", err)
+		return registry.Endpoint{}, nil, skip(reasonMalformedURL, "%w", err)
 	}
 	// Interned: the strings of one node would otherwise keep the whole
 	// unescaped URL alive, and most of them repeat across providers.
@@ -58,14 +51,11 @@ func parseProviderNode(iface, node string) (ep registry.Endpoint, err error) {
 		params[k] = v
 		return true
 	})
-	if params[endpoint.ParamSide] == "consumer" {
-		return registry.Endpoint{}, skip(reasonConsumer, "side=consumer")
-	}
-	if c := params[endpoint.ParamCategory]; c != "" && c != "providers" {
-		return registry.Endpoint{}, skip(reasonConsumer, "category=%s", c)
+	if err := endpoint.CheckProvider(params, ErrSkipped); err != nil {
+		return registry.Endpoint{}, nil, err
 	}
 	if s := u.Service(); s != "" && s != iface {
-		return registry.Endpoint{}, skip(reasonInterfaceMismatch, "URL of interface %q under %q", s, iface)
+		return registry.Endpoint{}, nil, skip(reasonInterfaceMismatch, "URL of interface %q under %q", s, iface)
 	}
 	ep = registry.Endpoint{
 		Host:     endpoint.Intern(u.Ip),
@@ -73,29 +63,9 @@ func parseProviderNode(iface, node string) (ep registry.Endpoint, err error) {
 		Protocol: endpoint.Intern(u.Protocol),
 		Params:   params,
 	}
-	if err := applyParams(&ep, params); err != nil {
-		return registry.Endpoint{}, err
+	if err := endpoint.Apply(&ep, params, ErrSkipped); err != nil {
+		return registry.Endpoint{}, nil, err
 	}
-	return ep, nil
-}
-
-// applyParams fills the parameter-derived fields of ep and applies Dubbo's
-// enable and weight rules. It returns a skip error for disabled providers.
-func applyParams(ep *registry.Endpoint, params map[string]string) error {
-	if err := endpoint.Apply(ep, params, ErrSkipped); err != nil {
-		return err
-	}
-	ep.Weight = parseWeight(params[endpoint.ParamWeight])
-	return nil
-}
-
-// parseWeight applies the Dubbo weight rules (see endpoint.DubboWeight).
-func parseWeight(s string) uint32 { return endpoint.DubboWeight(s) }
-
-func parsePort(s string) (uint32, error) {
-	p, err := strconv.ParseUint(s, 10, 16)
-	if err != nil || p == 0 {
-		return 0, fmt.Errorf("bad port %q: want 1-65535", s)
-	}
-	return uint32(p), nil
+	bad = endpoint.ApplyWeight(&ep, params, endpoint.RegistryWeight{})
+	return ep, bad, nil
 }

@@ -10,17 +10,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
 
 	"github.com/dubbomesh/dubbomesh/registry"
-	"github.com/dubbomesh/dubbomesh/registry/internal/metacache"
+	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
+	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
 
 // ErrRunning is returned by Run when the Watcher is already running.
 var ErrRunning = errors.New("zookeeper: watcher already running")
-
-// maxConcurrentFetches bounds the metadata fetches in flight per Watcher.
-const maxConcurrentFetches = 8
 
 // resyncRetry is the wait before a failed re-listing is tried again while
 // the session is alive.
@@ -29,37 +28,26 @@ const resyncRetry = time.Second
 // Watcher watches one ZooKeeper ensemble and reports the Dubbo providers
 // registered there. Create it with NewWatcher; it does nothing until Run.
 type Watcher struct {
-	cfg      Config
-	log      *slog.Logger
-	metrics  *metrics
-	retry    backoff
-	fetchRPC rpcFetcher
-	running  atomic.Bool
+	base *source.Base
+	cfg  Config
+	root string // "/" + cfg.Root
+	// fetchRPC, if set, replaces the instances' MetadataService (tests).
+	fetchRPC func(ctx context.Context, revision string, in *resolver.Instance) (*info.MetadataInfo, error)
 }
 
 var _ registry.Source = (*Watcher)(nil)
 
 // NewWatcher validates cfg, applies its defaults and returns a Watcher.
-func NewWatcher(cfg Config, opts ...Option) (*Watcher, error) {
+func NewWatcher(cfg Config, opts ...registry.SourceOption) (*Watcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	o := options{logger: slog.New(slog.DiscardHandler), retry: defaultRetry}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	m, err := newMetrics(cfg.Name, o.registerer)
+	b, err := source.Setup("zookeeper", cfg.Name, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{
-		cfg:      cfg,
-		log:      o.logger.With("component", "zookeeper", "source", cfg.Name),
-		metrics:  m,
-		retry:    o.retry,
-		fetchRPC: fetchFromMetadataService,
-	}, nil
+	return &Watcher{base: b, cfg: cfg, root: "/" + cfg.Root}, nil
 }
 
 // Name returns the source name given in Config.Name.
@@ -72,25 +60,28 @@ func (w *Watcher) Name() string { return w.cfg.Name }
 // it has a session again. Run returns an error only if the client cannot be
 // created at all, or if the Watcher is already running.
 func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
-	if !w.running.CompareAndSwap(false, true) {
-		return ErrRunning
+	if err := w.base.Enter(ErrRunning); err != nil {
+		return err
 	}
-	defer w.running.Store(false)
+	defer w.base.Leave()
 
-	tr := newConnTracker(w.log, w.metrics)
+	tr := newConnTracker(w.base.Log, w.base.Metrics)
 	conn, _, err := zk.Connect(w.cfg.Servers, w.cfg.SessionTimeout,
-		zk.WithLogger(zkLogger{w.log}), zk.WithLogInfo(false), zk.WithEventCallback(tr.observe))
+		zk.WithLogger(zkLogger{w.base.Log}), zk.WithLogInfo(false), zk.WithEventCallback(tr.observe))
 	if err != nil {
 		return fmt.Errorf("zookeeper: connect to %v: %w", w.cfg.Servers, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := newRun(w, conn, tr, sink)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = r.res.Run(ctx) })
 	defer func() {
 		cancel()
 		tr.closing.Store(true)
-		conn.Close()
-		r.wg.Wait()
-		w.metrics.Connected.Set(0)
+		conn.Close() // ends the metadata report reads still in flight
+		wg.Wait()
+		r.resyncTimer.Stop()
+		w.base.Metrics.Connected.Set(0)
 	}()
 	r.loop(ctx)
 	return nil
@@ -110,7 +101,7 @@ func (l zkLogger) Printf(format string, args ...any) {
 // has to wait on each of the thousands of watches.
 type connTracker struct {
 	log     *slog.Logger
-	metrics *metrics
+	metrics *source.Metrics
 	changed chan struct{} // capacity 1: coalesced wake-ups
 	fired   chan struct{} // capacity 1: watch events queued
 	closing atomic.Bool   // Run is returning: state changes are expected
@@ -121,7 +112,7 @@ type connTracker struct {
 	watches []zk.Event // queued watch events, in the order the client got them
 }
 
-func newConnTracker(log *slog.Logger, m *metrics) *connTracker {
+func newConnTracker(log *slog.Logger, m *source.Metrics) *connTracker {
 	return &connTracker{
 		log: log, metrics: m,
 		changed: make(chan struct{}, 1),
@@ -258,7 +249,7 @@ func (r *run) children(ctx context.Context, t target, p string) (kids []string, 
 		case err == nil:
 			return kids, true, nil
 		case isPathError(err):
-			r.w.log.Warn("cannot list registry path", "path", p, "error", err)
+			r.w.base.Log.Warn("cannot list registry path", "path", p, "error", err)
 			return nil, false, nil
 		case !errors.Is(err, zk.ErrNoNode):
 			return nil, false, fmt.Errorf("list %s: %w", p, err)
@@ -301,7 +292,7 @@ func (r *run) data(ctx context.Context, t target, p string) (b []byte, exists bo
 	case errors.Is(err, zk.ErrNoNode):
 		return nil, false, nil
 	case isPathError(err):
-		r.w.log.Warn("cannot read registry node", "path", p, "error", err)
+		r.w.base.Log.Warn("cannot read registry node", "path", p, "error", err)
 		return nil, false, nil
 	default:
 		return nil, false, fmt.Errorf("read %s: %w", p, err)
@@ -360,14 +351,14 @@ func (r *run) loop(ctx context.Context) {
 			}
 		case <-r.tracker.fired:
 			r.onWatchEvents(ctx)
-		case res := <-r.events:
-			r.onMetadata(res)
-		case <-r.resyncTimer.C:
+		case <-r.res.Results():
+			r.res.HandleResults()
+		case <-r.resyncTimer.C():
 			if st, _ := r.tracker.current(); st == zk.StateHasSession {
 				r.resync(ctx)
 			}
-		case <-r.metaTimer.C:
-			r.retryMetadata(ctx)
+		case <-r.res.Retry():
+			r.res.HandleRetry()
 		}
 		r.flush()
 	}
@@ -391,25 +382,25 @@ func (r *run) reportStatus(up bool) {
 // nothing; the flush that follows reports only real differences.
 func (r *run) resync(ctx context.Context) {
 	_, gen := r.tracker.current()
-	r.w.metrics.Resyncs.Inc()
-	start := time.Now()
+	r.w.base.Metrics.Resyncs.Inc()
+	start := r.w.base.Clock.Now()
 	err := r.readRoot(ctx, true)
 	if err == nil {
 		err = r.readApps(ctx, true)
 	}
 	if err != nil {
-		r.w.log.Warn("registry listing incomplete; retrying", "error", err)
-		r.resyncTimer.Reset(resyncRetry)
+		r.w.base.Log.Warn("registry listing incomplete; retrying", "error", err)
+		source.ResetTimer(r.resyncTimer, resyncRetry)
 		return
 	}
 	r.listedGen = gen
-	r.w.log.Debug("registry listed", "interfaces", len(r.ifaces), "applications", len(r.apps),
-		"took", time.Since(start))
+	r.w.base.Log.Debug("registry listed", "interfaces", len(r.ifaces), "applications", len(r.apps),
+		"took", r.w.base.Clock.Since(start))
 }
 
 func (r *run) onWatch(ctx context.Context, f watchFired) {
 	delete(r.armed, f.key)
-	r.w.metrics.Events.WithLabelValues(eventLabel(f.ev.Type)).Inc()
+	r.w.base.Metrics.Events.WithLabelValues(eventLabel(f.ev.Type)).Inc()
 	if f.ev.Type == zk.EventNotWatching {
 		// The watch is gone (session expired or client closing). The
 		// re-listing of the next session re-arms it; if that session is
@@ -438,8 +429,8 @@ func (r *run) onWatch(ctx context.Context, f watchFired) {
 		}
 	}
 	if err != nil {
-		r.w.log.Warn("registry read failed; will re-list", "path", f.key.path, "error", err)
-		r.resyncTimer.Reset(resyncRetry)
+		r.w.base.Log.Warn("registry read failed; will re-list", "path", f.key.path, "error", err)
+		source.ResetTimer(r.resyncTimer, resyncRetry)
 	}
 }
 
@@ -458,28 +449,6 @@ func eventLabel(t zk.EventType) string {
 	default:
 		return "other"
 	}
-}
-
-// startFetch resolves the metadata of e's key off the loop, asking in.
-func (r *run) startFetch(ctx context.Context, key metaKey, e *metacache.Entry, in *instance) {
-	e.Inflight = true
-	if !r.out.IsSynced() && e.Attempts == 0 {
-		r.initialFetches[key] = struct{}{}
-	}
-	in = in.clone()
-	r.wg.Go(func() {
-		select {
-		case r.fetchSlots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		res := r.w.fetchMetadata(ctx, r.conn, in)
-		<-r.fetchSlots
-		select {
-		case r.events <- res:
-		case <-ctx.Done():
-		}
-	})
 }
 
 // childrenResult is one ChildrenW answer.

@@ -1,9 +1,6 @@
 package endpoint
 
 import (
-	"errors"
-	"math"
-	"strconv"
 	"strings"
 
 	"github.com/dubbomesh/dubbomesh/registry"
@@ -49,31 +46,14 @@ func Apply(ep *registry.Endpoint, params map[string]string, skipped error) error
 	return nil
 }
 
-// DubboWeight applies the Dubbo weight rules to a "weight" parameter:
-// missing, unparsable or ≤ 0 (dubbo-go writes weight=0 on some URLs) means
-// the default weight; larger values are clamped to uint32.
-func DubboWeight(s string) uint32 {
-	if s == "" {
-		return registry.DefaultWeight
+// CheckProvider skips what is not a provider's registration: side=consumer,
+// or a category other than providers (routers, configurators, consumers).
+func CheckProvider(params map[string]string, skipped error) error {
+	if params[ParamSide] == "consumer" {
+		return Skip(skipped, ReasonConsumer, "side=consumer")
 	}
-	s = strings.TrimSpace(s)
-	if w, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return clampWeight(float64(w))
+	if c := params[ParamCategory]; c != "" && c != "providers" {
+		return Skip(skipped, ReasonConsumer, "category=%s", c)
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil && !errors.Is(err, strconv.ErrRange) {
-		return registry.DefaultWeight
-	}
-	return clampWeight(f)
-}
-
-func clampWeight(f float64) uint32 {
-	switch {
-	case math.IsNaN(f) || f < 1:
-		return registry.DefaultWeight
-	case f >= math.MaxUint32:
-		return math.MaxUint32
-	default:
-		return uint32(f)
-	}
+	return nil
 }

@@ -6,13 +6,26 @@ import (
 )
 
 // Reasons a registration is skipped (label "reason" of the skipped
-// counter) that mean the same for every source. Sources add their own.
+// counter). They mean the same for every source; a source adds its own.
 const (
 	ReasonConsumer          = "consumer"
 	ReasonInterfaceMismatch = "interface_mismatch"
 	ReasonDisabled          = "disabled"
+	ReasonUnhealthy         = "unhealthy"
+	ReasonNotDubbo          = "not_dubbo"
 	ReasonMalformedInstance = "malformed_instance"
 )
+
+// Benign reports whether a skip for reason is normal operation (consumers,
+// disabled or unhealthy providers, other frameworks' services), logged at
+// debug level rather than as a warning.
+func Benign(reason string) bool {
+	switch reason {
+	case ReasonConsumer, ReasonDisabled, ReasonUnhealthy, ReasonNotDubbo:
+		return true
+	}
+	return false
+}
 
 // SkipError says why a registration was skipped. It wraps the skipping
 // source's sentinel (which carries the source's package prefix) and the
@@ -31,6 +44,11 @@ func (e *SkipError) Unwrap() []error { return []error{e.Sentinel, e.Err} }
 // like fmt.Errorf.
 func Skip(sentinel error, reason, format string, args ...any) error {
 	return &SkipError{Sentinel: sentinel, Reason: reason, Err: fmt.Errorf(format, args...)}
+}
+
+// Skipper returns Skip bound to one source's sentinel.
+func Skipper(sentinel error) func(reason, format string, args ...any) error {
+	return func(reason, format string, args ...any) error { return Skip(sentinel, reason, format, args...) }
 }
 
 // Reason returns the metric reason of err, or fallback if err is not a

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -140,23 +141,39 @@ func TestEnvName(t *testing.T) {
 	}
 }
 
-// TestKeys pins the keys (and so the environment variables) there are.
+// TestKeys: the keys of every block are settable, and no two keys share a
+// variable. (Components add keys by adding tagged fields; this lists only
+// some of them.)
 func TestKeys(t *testing.T) {
-	want := []string{
+	var c Config
+	keys := map[string]bool{}
+	envs := map[string]string{}
+	for _, k := range c.Keys() {
+		keys[k] = true
+		if other, dup := envs[EnvName(k)]; dup {
+			t.Errorf("keys %q and %q share the variable %s", other, k, EnvName(k))
+		}
+		envs[EnvName(k)] = k
+	}
+	for _, k := range []string{
 		"registries", "model.staleTTL",
 		"xds.address", "xds.outboundAddress", "xds.consistentHash", "xds.connectTimeout",
 		"xds.debounce.quiet", "xds.debounce.ceiling", "xds.maxMessageBytes",
 		"xds.tls.cert", "xds.tls.key", "xds.tls.clientCA",
-		"admin.address",
-		"naming.interfaceTemplate", "naming.applicationTemplate",
+		"admin.address", "naming.interfaceTemplate", "naming.applicationTemplate",
 		"log.level", "log.format",
 		"istio.enabled", "istio.namespace", "istio.ports.triple", "istio.ports.grpc", "istio.ports.dubbo",
 		"breaker.window", "breaker.failureRatio", "breaker.minRequests", "breaker.consecutiveFailures",
 		"breaker.cooldown", "breaker.probes", "breaker.disabled",
+	} {
+		if !keys[k] {
+			t.Errorf("key %q missing from Keys()", k)
+		}
 	}
-	var c Config
-	if diff := cmp.Diff(want, c.Keys()); diff != "" {
-		t.Errorf("Keys (-want +got):\n%s", diff)
+	for _, k := range []string{"labels.fromParams", "labels.static", "xds.hosts", "xds.breaker", "istio.hosts", "istio.labeler"} {
+		if keys[k] {
+			t.Errorf("Keys() has %q, which is a map or a shared block", k)
+		}
 	}
 }
 
@@ -299,4 +316,37 @@ func FuzzParseRegistry(f *testing.F) {
 			t.Fatalf("ParseRegistry(%q) = %+v: no servers or name", raw, r)
 		}
 	})
+}
+
+// TestEveryFieldTagged: every field of the decoded types has an explicit
+// yaml tag (a key in camelCase, "-" for a shared or wired field, or
+// ",inline"), so a component's new field gets a deliberate key rather than
+// yaml.v3's lower-cased field name.
+func TestEveryFieldTagged(t *testing.T) {
+	var walkType func(path string, typ reflect.Type)
+	walkType = func(path string, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag, ok := f.Tag.Lookup("yaml")
+			if !ok || tag == "" {
+				t.Errorf("%s.%s (%s) has no yaml tag", path, f.Name, typ)
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			if name == "-" {
+				continue
+			}
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice || ft.Kind() == reflect.Map {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Duration]() && ft.PkgPath() != "time" {
+				walkType(path+"."+f.Name, ft)
+			}
+		}
+	}
+	walkType("Config", reflect.TypeFor[Config]())
 }

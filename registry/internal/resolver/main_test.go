@@ -1,4 +1,4 @@
-package metacache
+package resolver
 
 import (
 	"testing"

@@ -1,6 +1,7 @@
-package application
+package resolver
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 
@@ -20,8 +21,7 @@ const (
 	StorageRemote = constant.RemoteMetadataStorageType  // "remote": metadata report
 )
 
-// Instance is one parsed application-level registration. Sources keep
-// their own instance type and build an Instance from it.
+// Instance is one parsed application-level registration.
 type Instance struct {
 	ID       string
 	App      string
@@ -30,25 +30,63 @@ type Instance struct {
 	Tag      string
 	Metadata map[string]string
 	// Endpoints are the ports per protocol from dubbo.endpoints, in order.
-	Endpoints []ProtocolPort
+	Endpoints []endpoint.ProtocolPort
+	// Weight is the registry's own weight of the instance (Nacos), if any.
+	Weight endpoint.RegistryWeight
+	// DubboWeight is the parsed "weight" metadata (0: none), the Dubbo
+	// weight of its application-level endpoints.
+	DubboWeight uint32
 }
 
-// ProtocolPort is one entry of dubbo.endpoints.
-type ProtocolPort struct {
-	Port     uint32
-	Protocol string
+// NewInstance builds the instance id of app at host:port from its
+// metadata (taken over by the instance): the tag falls back to the
+// dubbo.tag metadata, dubbo.endpoints and the weight are parsed. It fails
+// if the host or dubbo.endpoints is malformed, or the instance has neither
+// a port nor dubbo.endpoints; the caller wraps the error in its skip
+// error. bad is an *endpoint.ParamError for a weight it ignored.
+func NewInstance(id, app, host string, port uint32, tag string, metadata map[string]string) (in *Instance, bad, err error) {
+	if err := endpoint.CheckHost(host); err != nil {
+		return nil, nil, err
+	}
+	in = &Instance{ID: id, App: app, Host: host, Port: port, Tag: tag, Metadata: metadata}
+	if in.Metadata == nil {
+		in.Metadata = map[string]string{}
+	}
+	if in.Tag == "" {
+		in.Tag = in.Metadata[endpoint.ParamDubboTag]
+	}
+	if raw := in.Metadata[MetaEndpoints]; raw != "" {
+		eps, err := endpoint.ParseEndpoints(raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", MetaEndpoints, err)
+		}
+		in.Endpoints = eps
+	}
+	if in.Port == 0 && len(in.Endpoints) == 0 {
+		return nil, nil, fmt.Errorf("neither a port nor %s", MetaEndpoints)
+	}
+	in.DubboWeight, bad = endpoint.ParseWeight(in.Metadata[endpoint.ParamWeight])
+	return in, bad, nil
 }
 
-// Revision returns the metadata revision announced in metadata.
-func Revision(metadata map[string]string) string { return metadata[MetaRevision] }
+// Revision returns the metadata revision the instance announces.
+func (in *Instance) Revision() string { return in.Metadata[MetaRevision] }
 
-// StorageType returns where the metadata of an instance lives: StorageLocal
-// (the default, also for old providers that do not say) or StorageRemote.
-func StorageType(metadata map[string]string) string {
-	if s := metadata[MetaStorageType]; s != "" {
+// StorageType returns where the metadata of the instance lives:
+// StorageLocal (the default, also for old providers that do not say) or
+// StorageRemote.
+func (in *Instance) StorageType() string {
+	if s := in.Metadata[MetaStorageType]; s != "" {
 		return s
 	}
 	return StorageLocal
+}
+
+func (in *Instance) clone() *Instance {
+	c := *in
+	c.Metadata = maps.Clone(in.Metadata)
+	c.Endpoints = slices.Clone(in.Endpoints)
+	return &c
 }
 
 // PortsFor returns the ports in serves protocol on: those listed in
@@ -67,23 +105,22 @@ func (in *Instance) PortsFor(protocol string) []uint32 {
 }
 
 // ServiceEndpoints returns the endpoints of in for one service of its
-// metadata. Disabled services yield none. weight maps the service's Dubbo
-// "weight" parameter to the endpoint weight (the sources' rules differ).
-func (in *Instance) ServiceEndpoints(si *Service, weight func(dubboWeight string) uint32) []registry.Endpoint {
+// metadata. Disabled services yield none.
+func (in *Instance) ServiceEndpoints(si *Service) []registry.Endpoint {
 	var eps []registry.Endpoint
 	for _, port := range in.PortsFor(si.Protocol) {
 		params := maps.Clone(si.Params)
 		if params == nil {
 			params = map[string]string{}
 		}
-		params[MetaRevision] = Revision(in.Metadata)
+		params[MetaRevision] = in.Revision()
 		ep := registry.Endpoint{Host: in.Host, Port: port, Protocol: si.Protocol, Params: params}
 		if err := endpoint.Apply(&ep, params, nil); err != nil {
 			continue // disabled: the error is not reported
 		}
 		// The service's own group and version are authoritative.
 		ep.Group, ep.Version = si.Group, si.Version
-		ep.Weight = weight(params[endpoint.ParamWeight])
+		ep.Weight = endpoint.Weight(in.Weight, si.Weight)
 		if ep.Application == "" {
 			ep.Application = in.App
 		}
@@ -98,12 +135,12 @@ func (in *Instance) ServiceEndpoints(si *Service, weight func(dubboWeight string
 // ApplicationEndpoints returns the endpoints of in as a KindApplication
 // service, used while its metadata cannot be resolved: one per announced
 // protocol, or the instance port without a protocol.
-func (in *Instance) ApplicationEndpoints(weight uint32) []registry.Endpoint {
+func (in *Instance) ApplicationEndpoints() []registry.Endpoint {
 	base := registry.Endpoint{
 		Host:        in.Host,
 		Application: in.App,
 		Tag:         in.Tag,
-		Weight:      weight,
+		Weight:      endpoint.Weight(in.Weight, in.DubboWeight),
 		Params:      maps.Clone(in.Metadata),
 	}
 	if len(in.Endpoints) == 0 {

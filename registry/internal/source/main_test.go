@@ -1,4 +1,4 @@
-package servicestate
+package source
 
 import (
 	"testing"

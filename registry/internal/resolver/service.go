@@ -1,12 +1,15 @@
-package application
+package resolver
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
 
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
+
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 )
 
 // Service is the part of a Dubbo MetadataInfo.ServiceInfo dubbomesh uses:
@@ -17,11 +20,16 @@ type Service struct {
 	Version  string
 	Protocol string
 	Params   map[string]string
+	// Weight is the parsed "weight" parameter (0: none, see
+	// endpoint.ParseWeight).
+	Weight uint32
 }
 
 // Services returns the business services of mi in a stable order, without
-// the MetadataService itself.
-func Services(mi *info.MetadataInfo) []Service {
+// the MetadataService itself, and the parameters that could not be parsed
+// (each an *endpoint.ParamError).
+func Services(mi *info.MetadataInfo) ([]Service, []error) {
+	var bad []error
 	out := make([]Service, 0, len(mi.Services))
 	for _, si := range mi.Services {
 		if si == nil {
@@ -34,17 +42,22 @@ func Services(mi *info.MetadataInfo) []Service {
 		if si.Protocol == "" {
 			continue
 		}
+		w, err := endpoint.ParseWeight(si.Params[endpoint.ParamWeight])
+		if err != nil {
+			bad = append(bad, fmt.Errorf("service %s: %w", name, err))
+		}
 		out = append(out, Service{
 			Name:     name,
 			Group:    si.Group,
 			Version:  si.Version,
 			Protocol: si.Protocol,
 			Params:   maps.Clone(si.Params),
+			Weight:   w,
 		})
 	}
 	slices.SortFunc(out, func(a, b Service) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Group, b.Group),
 			cmp.Compare(a.Version, b.Version), cmp.Compare(a.Protocol, b.Protocol))
 	})
-	return out
+	return out, bad
 }

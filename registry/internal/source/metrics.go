@@ -1,9 +1,12 @@
-package sourcemetrics
+package source
 
 import (
 	"errors"
+	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dubbomesh/dubbomesh/registry/internal/endpoint"
 )
 
 // Metrics are one source's collectors, already curried with its source
@@ -11,6 +14,7 @@ import (
 type Metrics struct {
 	Events        *prometheus.CounterVec // type
 	Skipped       *prometheus.CounterVec // reason
+	InvalidParams *prometheus.CounterVec // param
 	Fetches       *prometheus.CounterVec // storage, result
 	Connected     prometheus.Gauge
 	Sessions      prometheus.Counter
@@ -19,11 +23,11 @@ type Metrics struct {
 	MetadataCache prometheus.Gauge
 }
 
-// New returns the collectors of the source named source, registered with
+// NewMetrics returns the collectors of the source named source, registered with
 // reg unless reg is nil. A collector another source of the same process
 // registered first is shared. The error (unwrapped: the caller adds its
 // package prefix) joins every registration that failed.
-func New(source string, reg prometheus.Registerer) (*Metrics, error) {
+func NewMetrics(source string, reg prometheus.Registerer) (*Metrics, error) {
 	events := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dubbomesh_registry_events_total",
 		Help: "Registry events received, by type (watch events and session state changes).",
@@ -32,6 +36,10 @@ func New(source string, reg prometheus.Registerer) (*Metrics, error) {
 		Name: "dubbomesh_registry_skipped_total",
 		Help: "Registry nodes skipped, by reason (malformed, consumer, disabled, ...).",
 	}, []string{"source", "reason"})
+	invalid := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dubbomesh_registry_invalid_params_total",
+		Help: "Provider parameters that could not be parsed, by name; the endpoint is kept with the parameter's default (weight=abc: the default weight).",
+	}, []string{"source", "param"})
 	fetches := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dubbomesh_registry_metadata_fetches_total",
 		Help: "Application metadata fetches, by storage type (local = RPC, remote = metadata report) and result.",
@@ -60,6 +68,7 @@ func New(source string, reg prometheus.Registerer) (*Metrics, error) {
 	var errs []error
 	events = register(reg, events, &errs)
 	skipped = register(reg, skipped, &errs)
+	invalid = register(reg, invalid, &errs)
 	fetches = register(reg, fetches, &errs)
 	connected = register(reg, connected, &errs)
 	sessions = register(reg, sessions, &errs)
@@ -72,6 +81,7 @@ func New(source string, reg prometheus.Registerer) (*Metrics, error) {
 	return &Metrics{
 		Events:        events.MustCurryWith(prometheus.Labels{"source": source}),
 		Skipped:       skipped.MustCurryWith(prometheus.Labels{"source": source}),
+		InvalidParams: invalid.MustCurryWith(prometheus.Labels{"source": source}),
 		Fetches:       fetches.MustCurryWith(prometheus.Labels{"source": source}),
 		Connected:     connected.WithLabelValues(source),
 		Sessions:      sessions.WithLabelValues(source),
@@ -100,4 +110,19 @@ func register[T prometheus.Collector](reg prometheus.Registerer, c T, errs *[]er
 	}
 	*errs = append(*errs, err)
 	return c
+}
+
+// InvalidParam logs and counts a provider parameter that could not be
+// parsed (an *endpoint.ParamError; nil does nothing). attrs say where it
+// was.
+func (m *Metrics) InvalidParam(log *slog.Logger, err error, attrs ...any) {
+	if err == nil {
+		return
+	}
+	param := "unknown"
+	if pe, ok := errors.AsType[*endpoint.ParamError](err); ok {
+		param = pe.Param
+	}
+	m.InvalidParams.WithLabelValues(param).Inc()
+	log.Warn("provider parameter ignored; using its default", append(attrs, "param", param, "error", err)...)
 }

@@ -1,4 +1,4 @@
-package retry
+package source
 
 import "time"
 
@@ -7,8 +7,9 @@ type Backoff struct {
 	Min, Max time.Duration
 }
 
-// Default is the schedule sources use unless a test sets a shorter one.
-var Default = Backoff{Min: time.Second, Max: time.Minute}
+// DefaultBackoff is the schedule sources use unless a test sets a shorter
+// one.
+var DefaultBackoff = Backoff{Min: time.Second, Max: time.Minute}
 
 // Delay returns the wait before attempt n+1 after n failed attempts (n ≥ 1).
 func (b Backoff) Delay(n int) time.Duration {

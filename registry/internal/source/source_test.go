@@ -1,8 +1,7 @@
-package servicestate
+package source
 
 import (
 	"log/slog"
-	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -28,33 +27,6 @@ func TestAssemblyFirstWins(t *testing.T) {
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Service() mismatch (-want +got):\n%s", diff)
-	}
-}
-
-func TestContributions(t *testing.T) {
-	c := NewContributions[string]()
-	other := registry.ServiceKey{Kind: registry.KindInterface, Name: "org.Bar"}
-	var touched []registry.ServiceKey
-	touch := func(k registry.ServiceKey) { touched = append(touched, k) }
-
-	c.Set("a", map[registry.ServiceKey][]registry.Endpoint{key: {ep("10.0.0.1", 1, "a")}}, touch)
-	c.Set("b", map[registry.ServiceKey][]registry.Endpoint{key: {ep("10.0.0.2", 1, "b")}, other: nil}, touch)
-	if got := slices.Sorted(c.Apps(key)); !slices.Equal(got, []string{"a", "b"}) {
-		t.Errorf("Apps(key) = %v, want [a b]", got)
-	}
-	touched = nil
-	c.Set("b", nil, touch)
-	if got := slices.Sorted(c.Apps(key)); !slices.Equal(got, []string{"a"}) {
-		t.Errorf("Apps(key) after removing b = %v, want [a]", got)
-	}
-	if got := slices.Collect(c.Apps(other)); len(got) != 0 {
-		t.Errorf("Apps(other) after removing b = %v, want none", got)
-	}
-	if len(touched) != 2 {
-		t.Errorf("removing b touched %v, want both services", touched)
-	}
-	if got := c.Of("a", key); len(got) != 1 || got[0].Host != "10.0.0.1" {
-		t.Errorf("Of(a, key) = %v", got)
 	}
 }
 

@@ -1,17 +1,19 @@
-package application
+package resolver
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
+	"sync"
 
 	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	dubbometadata "dubbo.apache.org/dubbo-go/v3/metadata"
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	dubboregistry "dubbo.apache.org/dubbo-go/v3/registry"
 
-	"github.com/dubbomesh/dubbomesh/registry/metadata"
+	"github.com/dubbomesh/dubbomesh/registry/internal/metadata"
 
 	// A MetadataService exported on Triple is called through dubbo-go.
 	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple"
@@ -21,9 +23,9 @@ import (
 // MetadataInfo of revision, described by the
 // dubbo.metadata-service.url-params of its registration. The dubbo protocol
 // (what dubbo-go and Java Dubbo export by default) goes through
-// registry/metadata, which honours ctx and holds no connection afterwards;
-// Triple MetadataServices go through dubbo-go's own client, which cannot be
-// cancelled: callers bound the wait (see Bounded).
+// registry/internal/metadata, which honours ctx and holds no connection
+// afterwards; Triple MetadataServices go through dubbo-go's own client,
+// which cannot be cancelled (it times out on its own).
 func FetchFromMetadataService(ctx context.Context, revision string, in *Instance) (*info.MetadataInfo, error) {
 	params := map[string]string{}
 	if raw := in.Metadata[constant.MetadataServiceURLParamsPropertyName]; raw != "" {
@@ -60,17 +62,21 @@ func dubboInstance(in *Instance) *dubboregistry.DefaultServiceInstance {
 	}
 }
 
-// Bounded runs fn and waits for it until ctx is done. fn keeps running in
-// the background after a timeout (neither the registry clients nor
-// dubbo-go's RPC can always be cancelled; they time out on their own). A
-// panic in fn becomes an error.
-func Bounded[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+// errEmpty is a fetch that returned neither metadata nor an error.
+var errEmpty = errors.New("empty metadata")
+
+// bounded runs fn and waits for it until ctx is done. fn keeps running
+// after a timeout (neither the registry clients nor dubbo-go's Triple RPC
+// can always be cancelled; they time out on their own), tracked by wg so
+// that Run can wait for it: no goroutine outlives the Resolver. A panic in
+// fn becomes an error.
+func bounded[T any](ctx context.Context, wg *sync.WaitGroup, fn func() (T, error)) (T, error) {
 	type result struct {
 		v   T
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
+	wg.Go(func() {
 		defer func() {
 			if p := recover(); p != nil {
 				ch <- result{err: fmt.Errorf("panic: %v", p)}
@@ -78,7 +84,7 @@ func Bounded[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 		}()
 		v, err := fn()
 		ch <- result{v: v, err: err}
-	}()
+	})
 	select {
 	case r := <-ch:
 		return r.v, r.err

@@ -43,8 +43,7 @@
 // Only the "dubbo" protocol is supported; a MetadataService exported over
 // Triple (protocol "tri") yields [ErrUnsupportedProtocol].
 //
-// [Cache] wraps Fetch with a per (application, revision) cache: a
-// MetadataInfo never changes for a given revision, so it is fetched once,
-// concurrent requests for the same key share one call, and failures are
-// remembered only for a short time.
+// It is machinery of the registry sources: their application resolver
+// (registry/internal/resolver) caches what it fetches per (application,
+// revision) and bounds and retries the fetches.
 package metadata

@@ -1,0 +1,9 @@
+package apicheck
+
+import (
+	"testing"
+
+	"github.com/dubbomesh/dubbomesh/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }

@@ -1,3 +1,0 @@
-// Package retry holds the retry schedule of the registry sources' metadata
-// fetches.
-package retry
