@@ -327,7 +327,8 @@ func meshCounters(t *testing.T, m *mesh) map[string]float64 {
 }
 
 // TestGrayUnusableProviders: next to good providers, one registers a host
-// name instead of an IP and two have weights whose sum passes a uint32.
+// name instead of an IP and two register weights whose sum passes a
+// uint32.
 // Envoy and grpc-go accept every update (no NACK), and every call is
 // answered.
 func TestGrayUnusableProviders(t *testing.T) {
@@ -367,7 +368,10 @@ func TestGrayUnusableProviders(t *testing.T) {
 	if c["nacks"] != 0 {
 		t.Errorf("dubbomesh_xds_nacks_total = %v, want 0", c["nacks"])
 	}
-	if c["skipped_endpoints"] < 1 || c["capped_weights"] < 2 {
-		t.Errorf("skipped endpoints %v (want ≥ 1), capped weights %v (want ≥ 2)", c["skipped_endpoints"], c["capped_weights"])
+	// The registry sources cap a weight at 1,000,000 already, so the
+	// translation's own cap (sums within a uint32, xds
+	// TestUnusableEndpoints) has nothing left to do here.
+	if c["skipped_endpoints"] < 1 {
+		t.Errorf("skipped endpoints %v, want ≥ 1 (the host-name provider)", c["skipped_endpoints"])
 	}
 }
