@@ -2,11 +2,17 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/utils/clock"
 )
+
+// ErrMetadata is wrapped by the errors of a source that could not resolve
+// an application's metadata (its interfaces) from the metadata report or
+// the instance's MetadataService.
+var ErrMetadata = errors.New("registry: application metadata unavailable")
 
 // Source watches one registry (one ZooKeeper ensemble, one Nacos cluster) and
 // reports the Dubbo services it holds.

@@ -8,11 +8,12 @@ import (
 	"github.com/nacos-group/nacos-sdk-go/v2/clients/config_client"
 	"github.com/nacos-group/nacos-sdk-go/v2/vo"
 
+	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
 )
 
 // ErrMetadata is wrapped by errors resolving an application's metadata.
-var ErrMetadata = resolver.ErrMetadata
+var ErrMetadata = registry.ErrMetadata
 
 // readMetadataReport reads the MetadataInfo dubbo-go and Java Dubbo publish
 // in the config center for remote metadata: dataId {app}, group {revision};

@@ -8,11 +8,12 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
 
+	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/internal/resolver"
 )
 
 // ErrMetadata is wrapped by errors resolving an application's metadata.
-var ErrMetadata = resolver.ErrMetadata
+var ErrMetadata = registry.ErrMetadata
 
 // readMetadataReport reads /{root}/{app}/{revision}, the node dubbo-go's
 // ZooKeeper metadata report writes for remote metadata (JSON MetadataInfo).

@@ -3,7 +3,6 @@ package resolver
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -18,9 +17,6 @@ import (
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
-
-// ErrMetadata is wrapped by the errors of failed metadata fetches.
-var ErrMetadata = errors.New("registry: application metadata unavailable")
 
 // DefaultMaxFetches bounds the fetches in flight when Config.MaxFetches is
 // not positive.
@@ -231,7 +227,7 @@ func (r *Resolver) fetch(ctx context.Context, req request) result {
 		err = errEmpty
 	}
 	if err != nil {
-		res.err = fmt.Errorf("%w: app %s revision %s from %s: %w", ErrMetadata, key.App, key.Revision, req.in.ID, err)
+		res.err = fmt.Errorf("%w: app %s revision %s from %s: %w", registry.ErrMetadata, key.App, key.Revision, req.in.ID, err)
 		return res
 	}
 	res.services, res.bad = Services(mi)
