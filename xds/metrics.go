@@ -86,7 +86,7 @@ func (m *metrics) register(r prometheus.Registerer) {
 		m.services, m.hostConflicts, m.tlsReloadErrors, m.streams, m.requests, m.nacks)
 }
 
-func (s *Server) callbacks() serverv3.Callbacks {
+func (s *Server) callbacks(observers []StreamObserver) serverv3.Callbacks {
 	nack := func(typeURL string, node *corev3.Node, detail string) {
 		s.metrics.nacks.WithLabelValues(typeURL).Inc()
 		s.log.Warn("client rejected resources", "node", node.GetId(), "type", typeURL, "error", detail)
@@ -98,6 +98,9 @@ func (s *Server) callbacks() serverv3.Callbacks {
 		},
 		StreamClosedFunc: func(id int64, node *corev3.Node) {
 			s.metrics.streams.Dec()
+			for _, o := range observers {
+				o.StreamClosed(id)
+			}
 			s.log.Debug("stream closed", "stream", id, "node", node.GetId())
 		},
 		DeltaStreamOpenFunc: func(context.Context, int64, string) error {
@@ -107,6 +110,9 @@ func (s *Server) callbacks() serverv3.Callbacks {
 		DeltaStreamClosedFunc: func(int64, *corev3.Node) { s.metrics.streams.Dec() },
 		StreamRequestFunc: func(id int64, r *discoveryv3.DiscoveryRequest) error {
 			s.metrics.requests.WithLabelValues(r.GetTypeUrl()).Inc()
+			for _, o := range observers {
+				o.StreamRequest(id, r.GetTypeUrl())
+			}
 			if r.GetErrorDetail() != nil {
 				nack(r.GetTypeUrl(), r.GetNode(), r.GetErrorDetail().GetMessage())
 			}

@@ -14,6 +14,7 @@ import (
 	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
 	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -193,7 +194,11 @@ func (s *Server) Run(ctx context.Context) error {
 // changes. It closes lis.
 func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	g, ctx := errgroup.WithContext(ctx)
-	grpcServer := s.grpcServer(ctx)
+	if err := s.servePorts(ctx, g); err != nil {
+		_ = lis.Close()
+		return err
+	}
+	grpcServer := s.grpcServerFor(ctx, s.gate, s.observers())
 	g.Go(func() error {
 		s.log.Info("serving xDS", "address", lis.Addr().String())
 		if err := grpcServer.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -220,7 +225,9 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 	return err
 }
 
-func (s *Server) grpcServer(ctx context.Context) *grpc.Server {
+// grpcServerFor is a gRPC server answering xDS from c; observers see its
+// streams.
+func (s *Server) grpcServerFor(ctx context.Context, c cache.Cache, observers []StreamObserver) *grpc.Server {
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(s.cfg.MaxMessageBytes),
@@ -238,7 +245,7 @@ func (s *Server) grpcServer(ctx context.Context) *grpc.Server {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tls.config())))
 	}
 	gs := grpc.NewServer(opts...)
-	xs := serverv3.NewServer(ctx, s.gate, s.callbacks())
+	xs := serverv3.NewServer(ctx, c, s.callbacks(observers))
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(gs, xs)
 	clusterservice.RegisterClusterDiscoveryServiceServer(gs, xs)
 	endpointservice.RegisterEndpointDiscoveryServiceServer(gs, xs)

@@ -45,16 +45,9 @@ type istioMesh struct {
 	stop       func()
 }
 
-// startIstioMesh starts dubbomesh serving xdsAddr; the Triple services'
-// ServiceEntry port is triplePort (a free one, as an Istio sidecar in
-// these tests listens on it).
-func startIstioMesh(t *testing.T, xdsAddr string, triplePort int, registries ...string) *istioMesh {
-	t.Helper()
-	return startIstioMeshTLS(t, xdsAddr, triplePort, xds.TLS{}, registries...)
-}
-
-// startIstioMeshTLS is startIstioMesh with the xDS server's TLS settings.
-func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls xds.TLS, registries ...string) *istioMesh {
+// startIstioMeshWith starts dubbomesh serving xdsAddr with the xDS
+// server's TLS settings and the Istio output config icfg.
+func startIstioMeshWith(t *testing.T, xdsAddr string, tls xds.TLS, icfg istio.Config, registries ...string) *istioMesh {
 	t.Helper()
 	m := &istioMesh{xds: xdsAddr, admin: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
 	cfg := config.Config{
@@ -62,7 +55,7 @@ func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls xds.TLS
 		XDS:        xds.Config{Address: m.xds, Translation: xds.Translation{OutboundAddress: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}, TLS: tls},
 		Admin:      config.Admin{Address: m.admin},
 		Log:        config.Log{Level: "warn"},
-		Istio:      config.Istio{Enabled: true, Config: istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}}},
+		Istio:      config.Istio{Enabled: true, Config: icfg},
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -97,7 +90,7 @@ func startIstioMeshTLS(t *testing.T, xdsAddr string, triplePort int, tls xds.TLS
 }
 
 // splitConfig is what a mesh team would apply: subsets by the version label
-// dubbomesh puts on every WorkloadEntry, and an 80/20 split. A Dubbo
+// dubbomesh puts on every endpoint, and an 80/20 split. A Dubbo
 // provider answers only calls for its own version (the tri-service-version
 // header), so each destination sets the header of its subset; a sidecar
 // applies it, grpc-go proxyless does not (see docs/istio.md).
@@ -126,9 +119,11 @@ spec:
 `
 
 // TestIstiodEndToEnd: real dubbo-go Triple providers in a real ZooKeeper,
-// dubbomesh serving Istio config, a real istiod (Istio's own bootstrap
-// server) fed by it, and real xDS clients of istiod: a raw ADS client
-// reading istiod's CDS/EDS, and grpc-go proxyless calling through istiod.
+// dubbomesh serving Istio config (inline endpoints, 4 shards: the greeter
+// host is on shard 3, its own port and config source), a real istiod
+// (Istio's own bootstrap server) fed by it, and real xDS clients of istiod:
+// a raw ADS client reading istiod's CDS/EDS, grpc-go proxyless, an Envoy
+// sidecar and a dubbo-go consumer calling through istiod.
 func TestIstiodEndToEnd(t *testing.T) {
 	testenv.IstiodBinary(t) // skip early, before starting anything, when it is missing
 	zk := testenv.StartZooKeeper(t)
@@ -137,14 +132,18 @@ func TestIstiodEndToEnd(t *testing.T) {
 	p2 := testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Application: "greeter-v2", Version: "2.0.0"})
 	xdsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	port := testenv.FreePort(t)
-	m := startIstioMesh(t, xdsAddr, port, reg)
+	icfg, shardAddrs := shardedConfig(t, 4, port)
+	if s := istio.Shard(greeterHost, 4); s == 0 {
+		t.Fatalf("%s is on shard 0: this test wants it on a shard port of its own", greeterHost)
+	}
+	m := startIstioMeshWith(t, xdsAddr, xds.TLS{}, icfg, reg)
 
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "greeter.yaml"), []byte(splitConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	istiod := testenv.StartIstiod(t, m.xds, testenv.IstiodConfig{ConfigDir: dir})
+	istiod := testenv.StartIstiod(t, m.xds, testenv.IstiodConfig{ConfigDir: dir, Shards: shardAddrs})
 	t.Logf("istiod ready after %v", time.Since(start))
 
 	addr := func(p *testenv.Provider) string { return fmt.Sprintf("127.0.0.1:%d", p.Port()) }
@@ -185,7 +184,7 @@ func TestIstiodEndToEnd(t *testing.T) {
 		})
 		checkSplit(t, v1, v2)
 		// Envoy's own counters agree: the calls went through the
-		// subset clusters istiod built from dubbomesh's WorkloadEntries.
+		// subset clusters istiod built from dubbomesh's inline endpoints.
 		for subset, want := range map[string]int{"v1": v1, "v2": v2} {
 			if got := sidecar.upstreamRequests(t, cluster(subset)); got < want {
 				t.Errorf("Envoy counted %d requests on %s, want at least %d", got, cluster(subset), want)
@@ -228,7 +227,7 @@ func TestIstiodEndToEnd(t *testing.T) {
 		}
 		return l.Close()
 	})
-	startIstioMesh(t, xdsAddr, port, reg)
+	startIstioMeshWith(t, xdsAddr, xds.TLS{}, icfg, reg)
 	time.Sleep(3 * time.Second) // istiod reconnects and re-reads everything
 	if got := w.min(cluster("")); got < 2 {
 		t.Errorf("during the dubbomesh restart istiod's EDS for %s dropped to %d endpoints", cluster(""), got)
@@ -242,6 +241,21 @@ func TestIstiodEndToEnd(t *testing.T) {
 }
 
 const splitCalls = 1000
+
+// shardedConfig is an Istio output with shards, shards 1…S−1 on free
+// loopback ports; it returns their addresses (istiod's further config
+// sources).
+func shardedConfig(t *testing.T, shards, triplePort int) (istio.Config, []string) {
+	t.Helper()
+	icfg := istio.Config{Ports: istio.Ports{Triple: uint32(triplePort)}, Shards: shards}
+	var addrs []string
+	for range shards - 1 {
+		p := testenv.FreePort(t)
+		icfg.ShardPorts = append(icfg.ShardPorts, uint32(p))
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	return icfg, addrs
+}
 
 // countSplit makes splitCalls calls and counts them by subset; classify
 // says whether an answer came from v1 or v2, and any other answer fails.
@@ -300,6 +314,7 @@ func dialIstiod(t *testing.T, istiodAddr, target string) *grpc.ClientConn {
 type istiodWatcher struct {
 	mu        sync.Mutex
 	endpoints map[string][]string // cluster → sorted addresses
+	clusters  map[string]bool     // EDS clusters in the last CDS response
 	mins      map[string]int      // smallest endpoint count seen since resetMin
 }
 
@@ -320,7 +335,7 @@ func watchIstiod(t *testing.T, addr string) *istiodWatcher {
 	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
 		t.Fatal(err)
 	}
-	w := &istiodWatcher{endpoints: map[string][]string{}, mins: map[string]int{}}
+	w := &istiodWatcher{endpoints: map[string][]string{}, clusters: map[string]bool{}, mins: map[string]int{}}
 	go func() {
 		var edsNames []string
 		for {
@@ -339,6 +354,7 @@ func watchIstiod(t *testing.T, addr string) *istiodWatcher {
 					}
 				}
 				slices.Sort(names)
+				w.setClusters(names)
 				_ = stream.Send(ack)
 				if !slices.Equal(names, edsNames) {
 					edsNames = names
@@ -377,6 +393,31 @@ func (w *istiodWatcher) update(resp *discoveryv3.DiscoveryResponse) {
 			w.mins[cla.GetClusterName()] = len(addrs)
 		}
 	}
+}
+
+func (w *istiodWatcher) setClusters(names []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.clusters = map[string]bool{}
+	for _, n := range names {
+		w.clusters[n] = true
+	}
+}
+
+// hasCluster reports whether istiod's last CDS response had cluster.
+func (w *istiodWatcher) hasCluster(cluster string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.clusters[cluster]
+}
+
+// portFree reports whether addr can be listened on.
+func portFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }
 
 func (w *istiodWatcher) resetMin() {

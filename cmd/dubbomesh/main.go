@@ -3,6 +3,7 @@
 //
 //	dubbomesh serve --config dubbomesh.yaml
 //	dubbomesh bootstrap envoy --xds 127.0.0.1:15010 --node sidecar-1
+//	dubbomesh istio config-sources --shards 4 --host dubbomesh.dubbo-system
 //	dubbomesh version
 package main
 
@@ -30,7 +31,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), bootstrapCmd(), versionCmd())
+	root.AddCommand(serveCmd(), bootstrapCmd(), istioCmd(), versionCmd())
 	return root
 }
 

@@ -120,9 +120,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 		registry.WithMergeRegisterer(reg), registry.WithStaleTTL(staleTTL))
 
 	xopts := []xds.Option{xds.WithLogger(log), xds.WithRegisterer(reg)}
+	var ist *istio.Publisher
 	if cfg.Istio.Enabled {
-		ist, err := istio.New(cfg.IstioConfig(), istio.WithLogger(log), istio.WithRegisterer(reg))
-		if err != nil {
+		if ist, err = newIstio(cfg.IstioConfig(), cfg.XDSConfig().Address, log, reg); err != nil {
 			return err
 		}
 		xopts = append(xopts, xds.WithExtension(ist))
@@ -131,7 +131,11 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	adm := admin.New(cfg.Admin.Address, xs, reg, log)
+	var status admin.Status = xs
+	if ist != nil {
+		status = withIstio{xs, ist}
+	}
+	adm := admin.New(cfg.Admin.Address, status, reg, log)
 
 	log.Info("starting dubbomesh", "version", version, "registries", names)
 	g, ctx := errgroup.WithContext(ctx)
@@ -144,6 +148,9 @@ func serve(ctx context.Context, cfg config.Config) error {
 		})
 	}
 	g.Go(func() error { return xs.Run(ctx) })
+	if ist != nil {
+		g.Go(func() error { return ist.Run(ctx) })
+	}
 	g.Go(func() error { return adm.Run(ctx) })
 	err = g.Wait()
 	log.Info("stopped", "error", err)

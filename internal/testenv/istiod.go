@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,6 +39,9 @@ type IstiodConfig struct {
 	// XDSCAFile, if set, makes istiod connect to dubbomesh over TLS
 	// (configSources tlsSettings mode SIMPLE), trusting this CA (PEM).
 	XDSCAFile string
+	// Shards are further xds:// config sources after xdsAddr: the ports
+	// of dubbomesh's Istio shards 1…S−1.
+	Shards []string
 }
 
 // IstiodBinary returns the istiod harness: $DUBBOMESH_ISTIOD, or the one
@@ -141,7 +145,7 @@ func StartIstiod(t testing.TB, xdsAddr string, cfg IstiodConfig) *Istiod {
 			_ = i.proc.stop(syscall.SIGTERM, 10*time.Second)
 		}
 	})
-	argv := []string{bin, "serve", "-xds", xdsAddr, "-grpc", i.grpc, "-http", i.http, "-monitoring", i.monitoring}
+	argv := []string{bin, "serve", "-xds", strings.Join(append([]string{xdsAddr}, cfg.Shards...), ","), "-grpc", i.grpc, "-http", i.http, "-monitoring", i.monitoring}
 	if cfg.ConfigDir != "" {
 		argv = append(argv, "-fs", cfg.ConfigDir)
 	}
@@ -175,6 +179,52 @@ func (i *Istiod) Debug(ctx context.Context, path string) (string, error) {
 	return i.get(ctx, path)
 }
 
+// Metrics returns istiod's own Prometheus metrics (its monitoring
+// address, /metrics), e.g. pilot_xds_pushes{type="cds"}.
+func (i *Istiod) Metrics(ctx context.Context) (string, error) {
+	return get(ctx, "http://"+i.monitoring+"/metrics")
+}
+
+// Usage returns the CPU time istiod has used so far (user + system) and its
+// peak resident set size (VmHWM), read from /proc (Linux).
+func (i *Istiod) Usage() (cpu time.Duration, peakRSS int64, err error) {
+	pid := i.proc.cmd.Process.Pid
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	// Fields after the command name (which may hold spaces), from field 3.
+	rest := string(stat)
+	if j := strings.LastIndexByte(rest, ')'); j >= 0 {
+		rest = rest[j+2:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0, 0, fmt.Errorf("testenv: short /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("testenv: /proc/%d/stat: %v %v", pid, err1, err2)
+	}
+	const ticks = 100 // USER_HZ on Linux
+	cpu = time.Duration(utime+stime) * time.Second / ticks
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, 0, fmt.Errorf("testenv: VmHWM %q: %w", v, err)
+			}
+			peakRSS = kb << 10
+		}
+	}
+	return cpu, peakRSS, nil
+}
+
 // Stop stops istiod (SIGTERM).
 func (i *Istiod) Stop(t testing.TB) {
 	t.Helper()
@@ -184,7 +234,11 @@ func (i *Istiod) Stop(t testing.TB) {
 }
 
 func (i *Istiod) get(ctx context.Context, path string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+i.http+path, nil)
+	return get(ctx, "http://"+i.http+path)
+}
+
+func get(ctx context.Context, url string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return "", err
 	}
@@ -198,7 +252,7 @@ func (i *Istiod) get(ctx context.Context, path string) (string, error) {
 		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("istiod %s: %s", path, resp.Status)
+		return string(b), fmt.Errorf("istiod %s: %s", url, resp.Status)
 	}
 	return string(b), nil
 }

@@ -7,7 +7,7 @@
 // Kubernetes client (the same injection Istio's own tests use), so no cluster
 // is needed, and the mesh config names dubbomesh as an xds:// config source.
 //
-//	istiod-harness serve -xds 127.0.0.1:15010 -grpc 127.0.0.1:P1 -http 127.0.0.1:P2 -monitoring 127.0.0.1:P3 [-fs DIR] [-xds-ca CA.pem]
+//	istiod-harness serve -xds 127.0.0.1:15010[,127.0.0.1:15011...] -grpc 127.0.0.1:P1 -http 127.0.0.1:P2 -monitoring 127.0.0.1:P3 [-fs DIR] [-xds-ca CA.pem]
 //	istiod-harness validate FILE.yaml...
 //
 // serve prints "istiod-harness: serving" once Start returned; readiness is
@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -63,7 +64,7 @@ var env = map[string]string{
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	xds := fs.String("xds", "", "dubbomesh's xDS address (host:port), the xds:// config source")
+	xds := fs.String("xds", "", "dubbomesh's xDS addresses (host:port, comma-separated), one xds:// config source each (one per shard)")
 	dir := fs.String("fs", "", "optional directory of Istio YAML, an extra fs:// config source")
 	xdsCA := fs.String("xds-ca", "", "optional CA bundle (PEM file): connect to -xds over TLS (tlsSettings mode SIMPLE)")
 	grpcAddr := fs.String("grpc", "127.0.0.1:15010", "istiod's plain-text xDS address")
@@ -83,7 +84,7 @@ func serve(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	sources := fmt.Sprintf("  - address: xds://%s\n", *xds)
+	var tlsSettings string
 	if *xdsCA != "" {
 		// istiod takes the PEM itself in caCertificates, not a file name.
 		pem, err := os.ReadFile(*xdsCA)
@@ -94,7 +95,11 @@ func serve(args []string) error {
 		if err != nil {
 			return err
 		}
-		sources += fmt.Sprintf("    tlsSettings: {mode: SIMPLE, caCertificates: %s}\n", quoted)
+		tlsSettings = fmt.Sprintf("    tlsSettings: {mode: SIMPLE, caCertificates: %s}\n", quoted)
+	}
+	var sources string
+	for _, addr := range strings.Split(*xds, ",") {
+		sources += fmt.Sprintf("  - address: xds://%s\n", strings.TrimSpace(addr)) + tlsSettings
 	}
 	if *dir != "" {
 		abs, err := filepath.Abs(*dir)

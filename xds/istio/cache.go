@@ -39,8 +39,11 @@ var emptyVersion = hashVersions(nil, nil)
 // Unknown kinds have an empty state.
 //
 // It is safe for concurrent use. Watches are answered without holding the
-// lock on a channel that can block: each watch channel gets at most one
-// response, and go-control-plane gives it room for one.
+// lock, and never block the caller: go-control-plane's ADS streams share
+// one response channel of room for 10 among all types, istiod asks for ~15,
+// and CreateWatch runs on the stream's own goroutine, so a full channel is
+// handed to a goroutine that ends when the watch is cancelled (which
+// go-control-plane does for every watch when the stream ends).
 type fullState struct {
 	mu      sync.Mutex
 	kinds   map[string]*state // by kindKey
@@ -49,10 +52,14 @@ type fullState struct {
 }
 
 type watch struct {
-	key string
-	req *cache.Request
-	out chan cache.Response
+	key  string
+	req  *cache.Request
+	out  chan cache.Response
+	done chan struct{} // closed by cancel
+	once sync.Once
 }
+
+func (w *watch) cancel() { w.once.Do(func() { close(w.done) }) }
 
 func newFullState(sent func(int)) *fullState {
 	return &fullState{kinds: map[string]*state{}, watches: map[*watch]struct{}{}, sent: sent}
@@ -115,13 +122,13 @@ func (c *fullState) set(key string, items map[string]*item) {
 // waits for the next change. The returned cancel func is safe to call more
 // than once.
 func (c *fullState) CreateWatch(req *cache.Request, _ cache.Subscription, out chan cache.Response) (func(), error) {
-	w := &watch{key: kindKey(req.GetTypeUrl()), req: req, out: out}
+	w := &watch{key: kindKey(req.GetTypeUrl()), req: req, out: out, done: make(chan struct{})}
 	c.mu.Lock()
 	s := c.get(w.key)
 	if req.GetVersionInfo() != s.version {
 		c.mu.Unlock()
 		c.respond(w, s)
-		return func() {}, nil
+		return w.cancel, nil
 	}
 	c.watches[w] = struct{}{}
 	c.mu.Unlock()
@@ -129,16 +136,27 @@ func (c *fullState) CreateWatch(req *cache.Request, _ cache.Subscription, out ch
 		c.mu.Lock()
 		delete(c.watches, w)
 		c.mu.Unlock()
+		w.cancel()
 	}, nil
 }
 
-// respond sends s to w. The channel is fresh per watch with room for one
-// response, so the send does not block.
+// respond sends s to w without blocking the caller (see fullState).
 func (c *fullState) respond(w *watch, s *state) {
 	if c.sent != nil {
 		c.sent(s.bytes)
 	}
-	w.out <- c.response(w.req, s)
+	r := c.response(w.req, s)
+	select {
+	case w.out <- r:
+		return
+	default:
+	}
+	go func() {
+		select {
+		case w.out <- r:
+		case <-w.done:
+		}
+	}()
 }
 
 func (c *fullState) response(req *cache.Request, s *state) *cache.PassthroughResponse {

@@ -56,7 +56,7 @@ func names(t *testing.T, r *cache.PassthroughResponse) []string {
 // kind, echoes the request's type URL, and comes only when the client's
 // version differs.
 func TestFullState(t *testing.T) {
-	p, err := New(Config{})
+	p, err := New(Config{Endpoints: EndpointsWorkloadEntry, EmptyHostGrace: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,11 +146,12 @@ func TestServes(t *testing.T) {
 	}
 }
 
-// TestHostHandover: when a mesh host changes owner (xds's host stage sends
-// the old owner's removal and the new owner's state in one batch), the
-// ServiceEntry stays and the WorkloadEntries become the new owner's.
+// TestHostHandover (workloadEntry shape): when a mesh host changes owner
+// (xds's host stage sends the old owner's removal and the new owner's state
+// in one batch), the ServiceEntry stays and the WorkloadEntries become the
+// new owner's.
 func TestHostHandover(t *testing.T) {
-	p, err := New(Config{})
+	p, err := New(Config{Endpoints: EndpointsWorkloadEntry})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,4 +191,52 @@ func TestHostHandover(t *testing.T) {
 	if d := cmp.Diff([]string{"10.0.0.9"}, addresses(state(weType))); d != "" {
 		t.Errorf("WorkloadEntries (-want +got):\n%s", d)
 	}
+}
+
+// TestFullStateNeverBlocks: a watch whose channel is full (an ADS stream
+// has one channel of room for 10 for every type, istiod asks for ~15)
+// neither blocks CreateWatch, which runs on the stream's own goroutine, nor
+// a publish; the response is delivered once the stream reads, and a
+// cancelled watch leaves no goroutine behind (the package's leak check).
+func TestFullStateNeverBlocks(t *testing.T) {
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &corev3.Node{Id: "istiod"}
+	full := make(chan cache.Response) // no room: as full as it gets
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		if _, err := p.CreateWatch(&cache.Request{Node: node, TypeUrl: seType}, nil, full); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("CreateWatch blocked on a full channel")
+	}
+	if r := recv(t, full); r.DiscoveryResponse.GetTypeUrl() != seType {
+		t.Errorf("response type %q", r.DiscoveryResponse.GetTypeUrl())
+	}
+
+	// A pending watch on a full channel, then a publish: Apply returns.
+	v := p.Version(KindServiceEntry)
+	cancel, err := p.CreateWatch(&cache.Request{Node: node, TypeUrl: seType, VersionInfo: v}, nil, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan struct{})
+	go func() {
+		p.Apply([]registry.Service{{Key: registry.ServiceKey{Name: "a.A"}, Endpoints: []registry.Endpoint{ep("10.0.0.1", 20000, registry.ProtocolTriple, "a", "")}}})
+		close(applied)
+	}()
+	select {
+	case <-applied:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Apply blocked on a full watch channel")
+	}
+	cancel() // the stream ended before reading: the sender goroutine ends
+	cancel() // safe twice
 }

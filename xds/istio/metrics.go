@@ -6,6 +6,7 @@ type metrics struct {
 	invalid       *prometheus.CounterVec
 	skipped       *prometheus.CounterVec
 	resources     *prometheus.GaugeVec
+	streams       *prometheus.GaugeVec
 	responseBytes prometheus.Histogram
 	applyDuration prometheus.Histogram
 }
@@ -24,6 +25,10 @@ func newMetrics() *metrics {
 			Name: "dubbomesh_istio_resources",
 			Help: "Istio config items currently served, by kind.",
 		}, []string{"kind"}),
+		streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dubbomesh_istio_streams",
+			Help: "Connected istiod config-source streams, by shard. A shard at 0 is read by no istiod: its hosts are missing from the mesh.",
+		}, []string{"shard"}),
 		responseBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "dubbomesh_istio_response_bytes",
 			Help:    "Size of the Istio config responses sent to istiod.",
@@ -38,5 +43,5 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) {
-	r.MustRegister(m.invalid, m.skipped, m.resources, m.responseBytes, m.applyDuration)
+	r.MustRegister(m.invalid, m.skipped, m.resources, m.streams, m.responseBytes, m.applyDuration)
 }

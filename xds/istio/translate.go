@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -17,13 +18,6 @@ import (
 	"github.com/dubbomesh/dubbomesh/registry"
 )
 
-// Kinds dubbomesh generates.
-const (
-	KindServiceEntry  = "ServiceEntry"
-	KindWorkloadEntry = "WorkloadEntry"
-	group             = "networking.istio.io"
-)
-
 // item is one generated Istio config object.
 type item struct {
 	kind      string
@@ -34,11 +28,23 @@ type item struct {
 	mcp       *anypb.Any // the MCP Resource envelope, built once
 }
 
-// translated are the items of one service.
-type translated struct {
-	host      string
-	entry     *item            // nil when no endpoint has a routable protocol
-	workloads map[string]*item // by name
+// hostInput is what the generators of every kind get for one mesh host.
+type hostInput struct {
+	host string
+	name string // ResourceName(host)
+	// endpoints are the routable endpoints, sorted by endpoint ID; none
+	// while the host is in its empty grace period.
+	endpoints []endpoint
+	// ports are the host's service ports, in protocol order (Triple,
+	// gRPC, Dubbo); while the host is empty, the ports it last had.
+	ports []*networking.ServicePort
+}
+
+// endpoint is one routable endpoint in its Istio form. we is shared by the
+// inline ServiceEntry and is never modified after translation.
+type endpoint struct {
+	id registry.EndpointID
+	we *networking.WorkloadEntry
 }
 
 // skip is an endpoint the translation leaves out, and why.
@@ -47,15 +53,16 @@ type skip struct {
 	reason   string
 }
 
-// translate turns one service into a ServiceEntry and its WorkloadEntries.
-// Endpoints that cannot be expressed (unknown protocol, an address that is
-// not an IP, weight 0 = drain) are returned as skips.
-func (c *Config) translate(svc *registry.Service) (*translated, []skip) {
-	host := c.host(svc.Key)
-	name := ResourceName(host)
-	out := &translated{host: host, workloads: map[string]*item{}}
-	var skips []skip
-	protocols := map[string]bool{}
+// endpoints turns a service's endpoints into their Istio form, sorted by
+// endpoint ID, and the service ports they need. Endpoints that cannot be
+// expressed (unknown protocol, an address that is not an IP) are returned
+// as skips; drained ones (weight 0) are left out silently.
+func (c *Config) endpoints(svc *registry.Service) ([]endpoint, []*networking.ServicePort, []skip) {
+	var (
+		out       []endpoint
+		skips     []skip
+		protocols = map[string]bool{}
+	)
 	for i := range svc.Endpoints {
 		e := &svc.Endpoints[i]
 		_, portName, _, ok := c.servicePort(e.Protocol)
@@ -80,35 +87,71 @@ func (c *Config) translate(svc *registry.Service) (*translated, []skip) {
 			Registries:  e.Registries,
 			Params:      e.Params,
 		})
-		labels[LabelService] = name
-		we := &networking.WorkloadEntry{
+		out = append(out, endpoint{id: e.ID(), we: &networking.WorkloadEntry{
 			Address: addr.Unmap().String(),
 			Ports:   map[string]uint32{portName: e.Port},
 			Labels:  labels,
 			Weight:  e.Weight,
-		}
-		wname := workloadName(name, e.ID())
-		out.workloads[wname] = c.newItem(KindWorkloadEntry, wname, we)
+		}})
 		protocols[e.Protocol] = true
 	}
-	if len(protocols) == 0 {
-		return out, skips
-	}
-	se := &networking.ServiceEntry{
-		Hosts:            []string{host},
-		Location:         networking.ServiceEntry_MESH_INTERNAL,
-		Resolution:       networking.ServiceEntry_STATIC,
-		WorkloadSelector: &networking.WorkloadSelector{Labels: map[string]string{LabelService: name}},
-	}
+	slices.SortFunc(out, func(a, b endpoint) int { return a.id.Compare(b.id) })
+	// Two registrations with one ID (they differ only in fields outside
+	// the ID) would be two identical inline endpoints: keep the first.
+	out = slices.CompactFunc(out, func(a, b endpoint) bool { return a.id == b.id })
+	return out, c.portsFor(protocols), skips
+}
+
+// portsFor returns the service ports of the protocols, in protocol order.
+func (c *Config) portsFor(protocols map[string]bool) []*networking.ServicePort {
+	var out []*networking.ServicePort
 	for _, p := range []string{registry.ProtocolTriple, registry.ProtocolGRPC, registry.ProtocolDubbo} {
 		if !protocols[p] {
 			continue
 		}
 		number, portName, proto, _ := c.servicePort(p)
-		se.Ports = append(se.Ports, &networking.ServicePort{Number: number, Name: portName, Protocol: proto})
+		out = append(out, &networking.ServicePort{Number: number, Name: portName, Protocol: proto})
 	}
-	out.entry = c.newItem(KindServiceEntry, name, se)
-	return out, skips
+	return out
+}
+
+// serviceEntry generates a host's ServiceEntry: STATIC, MESH_INTERNAL, with
+// the endpoints inline, or (workloadEntry shape) a selector of its
+// WorkloadEntries. Nothing in it but the endpoints depends on the
+// endpoints' state, so an endpoint change leaves every service-level field
+// byte-identical and istiod takes its EDS-only path.
+func (c *Config) serviceEntry(h *hostInput) []*item {
+	se := &networking.ServiceEntry{
+		Hosts:      []string{h.host},
+		Ports:      h.ports,
+		Location:   networking.ServiceEntry_MESH_INTERNAL,
+		Resolution: networking.ServiceEntry_STATIC,
+	}
+	if c.Endpoints == EndpointsWorkloadEntry {
+		se.WorkloadSelector = &networking.WorkloadSelector{Labels: map[string]string{LabelService: h.name}}
+	} else {
+		se.Endpoints = make([]*networking.WorkloadEntry, len(h.endpoints))
+		for i := range h.endpoints {
+			se.Endpoints[i] = h.endpoints[i].we
+		}
+	}
+	return []*item{c.newItem(KindServiceEntry, h.name, se)}
+}
+
+// workloadEntries generates one WorkloadEntry per endpoint (workloadEntry
+// and dual shapes), labelled for the ServiceEntry's selector.
+func (c *Config) workloadEntries(h *hostInput) []*item {
+	if c.Endpoints == EndpointsInline {
+		return nil
+	}
+	out := make([]*item, 0, len(h.endpoints))
+	for _, e := range h.endpoints {
+		labels := maps.Clone(e.we.Labels)
+		labels[LabelService] = h.name
+		we := &networking.WorkloadEntry{Address: e.we.Address, Ports: e.we.Ports, Labels: labels, Weight: e.we.Weight}
+		out = append(out, c.newItem(KindWorkloadEntry, workloadName(h.name, e.id), we))
+	}
+	return out
 }
 
 func (c *Config) host(k registry.ServiceKey) string {
@@ -183,10 +226,5 @@ func shortHash(s string) string {
 
 // sortedNames returns the keys of m in order.
 func sortedNames(m map[string]*item) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(m))
 }

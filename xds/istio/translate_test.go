@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/protobuf/encoding/protojson"
 	"gopkg.in/yaml.v3"
+	networking "istio.io/api/networking/v1alpha3"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/naming"
@@ -58,34 +59,50 @@ func goldenServices() []registry.Service {
 	}
 }
 
-// TestGolden renders the generated ServiceEntries and WorkloadEntries as
-// Kubernetes YAML (what `kubectl get -o yaml` would show istiod has) and
-// compares them with testdata/golden.yaml. Run with -update to rewrite.
+// goldenShapes are the golden files per endpoint shape.
+var goldenShapes = []struct {
+	endpoints, file string
+	items           int // items Istio validates in the file
+}{
+	{EndpointsInline, "golden.yaml", 4},
+	{EndpointsWorkloadEntry, "golden-workloadentry.yaml", 11},
+}
+
+// TestGolden renders the generated config as Kubernetes YAML (what
+// `kubectl get -o yaml` would show istiod has) and compares it with
+// testdata/golden.yaml (inline endpoints, the default) and
+// testdata/golden-workloadentry.yaml. Run with -update to rewrite.
 func TestGolden(t *testing.T) {
-	p, err := New(Config{Labeler: naming.Labeler{FromParams: map[string]string{"env": "env", "pid": "pid"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Apply(goldenServices())
-	got := renderYAML(t, p)
-	path := filepath.Join("testdata", "golden.yaml")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("generated config differs from %s (-want +got):\n%s", path, d)
-	}
-	if n := testutil.ToFloat64(p.metrics.skipped.WithLabelValues("address is not an IP")); n != 1 {
-		t.Errorf("skipped non-IP endpoints = %v, want 1", n)
-	}
-	if n := testutil.ToFloat64(p.metrics.invalid.WithLabelValues(KindWorkloadEntry)); n != 0 {
-		t.Errorf("invalid WorkloadEntries = %v, want 0", n)
+	for _, shape := range goldenShapes {
+		t.Run(shape.endpoints, func(t *testing.T) {
+			p, err := New(Config{Endpoints: shape.endpoints, Labeler: naming.Labeler{FromParams: map[string]string{"env": "env", "pid": "pid"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Apply(goldenServices())
+			got := renderYAML(t, p)
+			path := filepath.Join("testdata", shape.file)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if d := cmp.Diff(string(want), string(got)); d != "" {
+				t.Errorf("generated config differs from %s (-want +got):\n%s", path, d)
+			}
+			if n := testutil.ToFloat64(p.metrics.skipped.WithLabelValues("address is not an IP")); n != 1 {
+				t.Errorf("skipped non-IP endpoints = %v, want 1", n)
+			}
+			for _, kind := range []string{KindServiceEntry, KindWorkloadEntry} {
+				if n := testutil.ToFloat64(p.metrics.invalid.WithLabelValues(kind)); n != 0 {
+					t.Errorf("invalid %s = %v, want 0", kind, n)
+				}
+			}
+		})
 	}
 }
 
@@ -94,13 +111,29 @@ func TestGolden(t *testing.T) {
 // module), as a cross-check of the in-process validation.
 func TestGoldenIstioValidates(t *testing.T) {
 	bin := testenv.IstiodBinary(t)
-	out, err := exec.CommandContext(t.Context(), bin, "validate", filepath.Join("testdata", "golden.yaml")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("istio rejects testdata/golden.yaml: %v\n%s", err, out)
+	for _, shape := range goldenShapes {
+		path := filepath.Join("testdata", shape.file)
+		out, err := exec.CommandContext(t.Context(), bin, "validate", path).CombinedOutput()
+		if err != nil {
+			t.Fatalf("istio rejects %s: %v\n%s", path, err, out)
+		}
+		if n := strings.Count(string(out), ": valid "); n != shape.items {
+			t.Errorf("istio validated %d items of %s, want %d:\n%s", n, path, shape.items, out)
+		}
 	}
-	if n := strings.Count(string(out), ": valid "); n != 11 {
-		t.Errorf("istio validated %d items, want 11:\n%s", n, out)
+}
+
+// items returns the published items of a kind over every shard, by name.
+func items(p *Publisher, kind string) map[string]*item {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]*item{}
+	for _, sh := range p.shards {
+		for name, it := range sh.items[group+"/"+kind] {
+			out[name] = it
+		}
 	}
+	return out
 }
 
 // renderYAML writes every served item as a Kubernetes object, ServiceEntries
@@ -108,7 +141,8 @@ func TestGoldenIstioValidates(t *testing.T) {
 func renderYAML(t *testing.T, p *Publisher) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	for _, set := range []map[string]*item{p.entries, p.workloads} {
+	for _, kind := range []string{KindServiceEntry, KindWorkloadEntry} {
+		set := items(p, kind)
 		for _, name := range sortedNames(set) {
 			it := set[name]
 			js, err := protojson.Marshal(it.spec)
@@ -166,18 +200,38 @@ func FuzzResourceName(f *testing.F) {
 	})
 }
 
-// TestInvalidDropped: an item Istio's validation rejects is dropped, counted
-// and logged; the rest of the service is still served.
+// TestInvalidDropped: an endpoint Istio's validation rejects is dropped
+// alone, counted and logged; the other endpoints of its host are served.
 func TestInvalidDropped(t *testing.T) {
-	p, err := New(Config{Labeler: naming.Labeler{Static: map[string]string{"bad key!": "x"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Apply(goldenServices()[:1])
-	if n := testutil.ToFloat64(p.metrics.invalid.WithLabelValues(KindWorkloadEntry)); n != 2 {
-		t.Errorf("invalid WorkloadEntries = %v, want 2", n)
-	}
-	if len(p.workloads) != 0 || len(p.entries) != 1 {
-		t.Errorf("served %d ServiceEntries and %d WorkloadEntries, want 1 and 0", len(p.entries), len(p.workloads))
+	for _, shape := range []string{EndpointsInline, EndpointsWorkloadEntry} {
+		t.Run(shape, func(t *testing.T) {
+			p, err := New(Config{Endpoints: shape, Labeler: naming.Labeler{FromParams: map[string]string{"env": "bad key!"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := goldenServices()[0]
+			svc.Endpoints[1].Params = map[string]string{} // no env: a valid label set
+			p.Apply([]registry.Service{svc})
+			if n := testutil.ToFloat64(p.metrics.skipped.WithLabelValues("rejected by Istio validation")); n != 1 {
+				t.Errorf("endpoints rejected by validation = %v, want 1", n)
+			}
+			ses := items(p, KindServiceEntry)
+			if len(ses) != 1 {
+				t.Fatalf("served %d ServiceEntries, want 1", len(ses))
+			}
+			var addrs []string
+			if shape == EndpointsInline {
+				for _, e := range ses[sortedNames(ses)[0]].spec.(*networking.ServiceEntry).GetEndpoints() {
+					addrs = append(addrs, e.GetAddress())
+				}
+			} else {
+				for _, w := range items(p, KindWorkloadEntry) {
+					addrs = append(addrs, w.spec.(*networking.WorkloadEntry).GetAddress())
+				}
+			}
+			if d := cmp.Diff([]string{"10.0.0.2"}, addrs); d != "" {
+				t.Errorf("served endpoints (-want +got):\n%s", d)
+			}
+		})
 	}
 }

@@ -104,6 +104,19 @@ func TestParseRejectsUnknownFields(t *testing.T) {
 	}
 }
 
+// TestApplyEnvNumberList: a list of numbers (istio.shardPorts) from its
+// variable, items separated like the other lists.
+func TestApplyEnvNumberList(t *testing.T) {
+	var c Config
+	env := map[string]string{"DUBBOMESH_ISTIO_SHARD_PORTS": "16001 16002;16003", "DUBBOMESH_ISTIO_SHARDS": "4"}
+	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(istio.Config{Shards: 4, ShardPorts: []uint32{16001, 16002, 16003}}, c.Istio.Config); d != "" {
+		t.Errorf("istio (-want +got):\n%s", d)
+	}
+}
+
 func TestApplyEnvErrors(t *testing.T) {
 	for name, value := range map[string]string{
 		"DUBBOMESH_ISTIO_ENABLED":         "yes",
@@ -111,6 +124,7 @@ func TestApplyEnvErrors(t *testing.T) {
 		"DUBBOMESH_XDS_MAX_MESSAGE_BYTES": "lots",
 		"DUBBOMESH_ISTIO_PORTS_TRIPLE":    "-1",
 		"DUBBOMESH_BREAKER_FAILURE_RATIO": "half",
+		"DUBBOMESH_ISTIO_SHARD_PORTS":     "15011 x",
 	} {
 		var c Config
 		err := c.ApplyEnv(func(k string) (string, bool) {
@@ -163,6 +177,7 @@ func TestKeys(t *testing.T) {
 		"admin.address", "naming.interfaceTemplate", "naming.applicationTemplate",
 		"log.level", "log.format",
 		"istio.enabled", "istio.namespace", "istio.ports.triple", "istio.ports.grpc", "istio.ports.dubbo",
+		"istio.endpoints", "istio.emptyHostGrace", "istio.shards", "istio.shardPorts", "istio.shardIdleWarning",
 		"breaker.window", "breaker.failureRatio", "breaker.minRequests", "breaker.consecutiveFailures",
 		"breaker.cooldown", "breaker.probes", "breaker.disabled",
 	} {

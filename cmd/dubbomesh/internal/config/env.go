@@ -159,11 +159,22 @@ func setValue(f reflect.Value, s string) error {
 		}
 		f.SetFloat(n)
 	case reflect.Slice:
-		if f.Type().Elem().Kind() != reflect.String {
-			return fmt.Errorf("unsupported list type %s", f.Type())
-		}
 		items := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ';' || r == '\n' || r == '\t' })
-		f.Set(reflect.ValueOf(items).Convert(f.Type()))
+		if f.Type().Elem().Kind() == reflect.String {
+			f.Set(reflect.ValueOf(items).Convert(f.Type()))
+			return nil
+		}
+		// Lists of numbers (istio.shardPorts): each item as its element type.
+		list := reflect.MakeSlice(f.Type(), len(items), len(items))
+		for i, item := range items {
+			if k := f.Type().Elem().Kind(); k == reflect.Slice || k == reflect.Struct || k == reflect.Map {
+				return fmt.Errorf("unsupported list type %s", f.Type())
+			}
+			if err := setValue(list.Index(i), item); err != nil {
+				return fmt.Errorf("item %d: %w", i+1, err)
+			}
+		}
+		f.Set(list)
 	default:
 		return fmt.Errorf("unsupported type %s", f.Type())
 	}
