@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/cluster/directory"
@@ -14,6 +15,7 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/protocol/base"
 	"dubbo.apache.org/dubbo-go/v3/protocol/result"
 
+	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/triple"
 )
 
@@ -45,6 +47,7 @@ func (*meshCluster) Join(dir directory.Directory) base.Invoker {
 	}
 	iface := u.GetParam(constant.InterfaceKey, strings.TrimPrefix(u.Path, "/"))
 	inv := &invoker{
+		dir:     dir,
 		direct:  direct,
 		proc:    p,
 		url:     u,
@@ -127,6 +130,7 @@ func parseTimeout(s string) time.Duration {
 
 // invoker routes each invocation to the mesh or the direct path.
 type invoker struct {
+	dir     directory.Directory
 	direct  base.Invoker
 	proc    *process
 	url     *common.URL   // the reference's URL
@@ -137,6 +141,8 @@ type invoker struct {
 	version string
 	timeout time.Duration
 	serial  string // triple.SerializationProtobuf, triple.SerializationHessian2, ...
+	// badHashArgs logs an invalid hash.arguments once.
+	badHashArgs sync.Once
 }
 
 var _ base.Invoker = (*invoker)(nil)
@@ -203,7 +209,7 @@ func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation) error {
 		Method:        inv.MethodName(),
 		Group:         i.group,
 		Version:       i.version,
-		Headers:       headers(inv),
+		Headers:       i.tagHeaders(headers(inv)),
 		Serialization: i.serial,
 		Reply:         inv.Reply(),
 	}
@@ -214,6 +220,7 @@ func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation) error {
 	} else {
 		call.Args = inv.Arguments()
 	}
+	call.HashKey = i.hashKey(inv)
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, i.timeout)
@@ -230,7 +237,8 @@ func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation) error {
 var internalAttachments = map[string]bool{
 	constant.TimeoutKey: true, constant.RetriesKey: true, constant.InterfaceKey: true,
 	constant.PathKey: true, constant.VersionKey: true, constant.GroupKey: true,
-	constant.AsyncKey: true, "dubbo": true, "tri-service-group": true, "tri-service-version": true,
+	constant.AsyncKey: true, "dubbo": true, naming.HeaderGroup: true, naming.HeaderVersion: true,
+	naming.HeaderHashKey: true,
 }
 
 func headers(inv base.Invocation) map[string][]string {
@@ -257,3 +265,63 @@ func headers(inv base.Invocation) map[string][]string {
 	}
 	return out
 }
+
+// tagHeaders adds the reference's Dubbo tag and force flag (its dubbo.tag
+// and dubbo.force.tag parameters, e.g. client.WithForceTag) to the call's
+// headers when the call did not attach its own, as dubbo-go's tag router
+// reads them: the attachment first, then the reference's parameter.
+func (i *invoker) tagHeaders(h map[string][]string) map[string][]string {
+	for _, key := range []string{naming.HeaderTag, naming.HeaderForceTag} {
+		if _, ok := h[key]; ok {
+			continue
+		}
+		v := i.url.GetParam(key, "")
+		if v == "" {
+			continue
+		}
+		if h == nil {
+			h = map[string][]string{}
+		}
+		h[key] = []string{v}
+	}
+	return h
+}
+
+// hashKey is the call's consistent-hashing key when its loadbalance is
+// consistenthashing, else "". As dubbo-go's clusters do, loadbalance and
+// hash.arguments are read per method from a provider's URL (the
+// providers' parameters merged with the reference's), or from the
+// reference's URL when it sets loadbalance itself or no provider is known.
+func (i *invoker) hashKey(inv base.Invocation) string {
+	u := i.url
+	method := inv.MethodName()
+	if methodParam(u, method, constant.LoadbalanceKey, "") == "" && i.dir != nil {
+		if providers := i.dir.List(inv); len(providers) > 0 && providers[0].GetURL() != nil {
+			u = providers[0].GetURL()
+		}
+	}
+	if !strings.EqualFold(methodParam(u, method, constant.LoadbalanceKey, ""), constant.LoadBalanceKeyConsistentHashing) {
+		return ""
+	}
+	spec := methodParam(u, method, hashArgumentsKey, triple.DefaultHashArguments)
+	indices, err := triple.ParseHashArguments(spec)
+	if err != nil {
+		// dubbo-go's selector gives up on such a parameter too; the
+		// route then hashes nothing and picks any provider.
+		i.badHashArgs.Do(func() {
+			i.proc.log.Warn("invalid hash.arguments; no hash key sent", "interface", i.iface, "method", method, "error", err)
+		})
+		return ""
+	}
+	return triple.HashKey(inv.Arguments(), indices)
+}
+
+// methodParam reads a parameter as dubbo-go does: the method's
+// ("methods.M.key"), else the service's, else d.
+func methodParam(u *common.URL, method, key, d string) string {
+	return u.GetMethodParam(method, key, u.GetParam(key, d))
+}
+
+// hashArgumentsKey is Dubbo's hash.arguments parameter (dubbo-go's
+// consistenthashing.HashArguments).
+const hashArgumentsKey = "hash.arguments"

@@ -92,3 +92,53 @@ func TestTraceFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestTagHeaders: the reference's dubbo.tag and dubbo.force.tag parameters
+// become headers unless the call attached its own.
+func TestTagHeaders(t *testing.T) {
+	ref := common.NewURLWithOptions(common.WithParamsValue("dubbo.tag", "gray"), common.WithParamsValue("dubbo.force.tag", "true"))
+	i := &invoker{url: ref}
+	for _, tt := range []struct {
+		name string
+		in   map[string][]string
+		want map[string][]string
+	}{
+		{"from the reference", nil, map[string][]string{"dubbo.tag": {"gray"}, "dubbo.force.tag": {"true"}}},
+		{"the call's own wins", map[string][]string{"dubbo.tag": {"blue"}}, map[string][]string{"dubbo.tag": {"blue"}, "dubbo.force.tag": {"true"}}},
+	} {
+		if diff := cmp.Diff(tt.want, i.tagHeaders(tt.in)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if got := (&invoker{url: common.NewURLWithOptions()}).tagHeaders(nil); got != nil {
+		t.Errorf("no tag anywhere: headers %v, want none", got)
+	}
+}
+
+// TestHashKey: a consistenthashing reference sends the key of
+// hash.arguments (method-level first, then service-level, default the
+// first argument); other references send none.
+func TestHashKey(t *testing.T) {
+	inv := invocation.NewRPCInvocationWithOptions(invocation.WithMethodName("Greet"),
+		invocation.WithArguments([]any{"a", "b", "c"}))
+	for _, tt := range []struct {
+		name   string
+		params map[string]string
+		want   string
+	}{
+		{"random", map[string]string{"loadbalance": "random"}, ""},
+		{"unset", nil, ""},
+		{"default first argument", map[string]string{"loadbalance": "consistenthashing"}, "a"},
+		{"service hash.arguments", map[string]string{"loadbalance": "consistenthashing", "hash.arguments": "1,2"}, "bc"},
+		{"method-level", map[string]string{"methods.Greet.loadbalance": "consistenthashing", "methods.Greet.hash.arguments": "2"}, "c"},
+	} {
+		var opts []common.Option
+		for k, v := range tt.params {
+			opts = append(opts, common.WithParamsValue(k, v))
+		}
+		i := &invoker{url: common.NewURLWithOptions(opts...)}
+		if got := i.hashKey(inv); got != tt.want {
+			t.Errorf("%s: hash key %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,9 +21,11 @@ import (
 )
 
 const (
-	greeterHost    = "dubbomesh.examples.greeter.greeter.dubbo"
-	greetMethod    = "/dubbomesh.examples.greeter.Greeter/Greet"
-	greeterCluster = greeterHost // dubbomesh names the Triple cluster after the host
+	greeterHost = "dubbomesh.examples.greeter.greeter.dubbo"
+	greetMethod = "/dubbomesh.examples.greeter.Greeter/Greet"
+	// dubbomesh names the Triple cluster of a version after the host and
+	// the version (xds.SubsetClusterName).
+	greeterCluster = greeterHost + "|version=1.0.0"
 )
 
 // world is a real ZooKeeper, a real dubbo-go provider, dubbomesh and a real
@@ -76,7 +80,7 @@ func (w *world) meshRequests(t *testing.T) int {
 // clusterRequests is how many requests Envoy has sent to cluster.
 func (w *world) clusterRequests(t *testing.T, cluster string) int {
 	t.Helper()
-	resp, err := http.Get("http://" + w.envoy.AdminAddr() + "/stats?filter=^cluster\\." + strings.ReplaceAll(cluster, ".", "\\.") + "\\.upstream_rq_total$")
+	resp, err := http.Get("http://" + w.envoy.AdminAddr() + "/stats?filter=" + url.QueryEscape("^cluster\\."+regexp.QuoteMeta(cluster)+"\\.upstream_rq_total$"))
 	if err != nil {
 		t.Fatalf("envoy stats: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 const (
 	userInterface = "dubbomesh.examples.UserService"
 	userHost      = "dubbomesh.examples.userservice.dubbo"
-	userCluster   = userHost
+	userCluster   = userHost + "|version=1.0.0" // xds.SubsetClusterName
 )
 
 // user is examples/provider's hessian2 POJO.

@@ -15,12 +15,14 @@ import (
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/dubbomesh/dubbomesh/naming"
 )
 
 // Triple headers naming the Dubbo group and version of a call.
 const (
-	HeaderGroup   = "tri-service-group"
-	HeaderVersion = "tri-service-version"
+	HeaderGroup   = naming.HeaderGroup
+	HeaderVersion = naming.HeaderVersion
 )
 
 // ErrUnsupportedPayload is returned for calls the mesh path cannot carry:
@@ -120,6 +122,9 @@ type Call struct {
 	Method    string
 	Group     string
 	Version   string
+	// HashKey, when not empty, is sent as the naming.HeaderHashKey header
+	// for consistent hashing (see HashKey).
+	HashKey string
 	// Headers are extra request headers (Dubbo attachments, trace context),
 	// each with its values in order.
 	Headers map[string][]string
@@ -160,6 +165,9 @@ func (p *Pool) Invoke(ctx context.Context, c *Call) error {
 	}
 	if c.Version != "" {
 		md.Set(HeaderVersion, c.Version)
+	}
+	if c.HashKey != "" {
+		md.Set(naming.HeaderHashKey, c.HashKey)
 	}
 	if len(md) > 0 {
 		ctx = metadata.NewOutgoingContext(ctx, metadata.Join(md, outgoing(ctx)))
@@ -211,6 +219,12 @@ var localReplies = []struct{ text, reason string }{
 	{"reset reason: overflow", "upstream_overflow"},
 	{"404 (Not Found)", "no_route"},
 	{"cluster not found", "no_route"},
+	// dubbomesh's routes: no provider of the call's group, version or
+	// forced tag (a direct response in Envoy; grpc-go, which has none,
+	// fails the call on the route's action).
+	{"dubbomesh: no ", "no_provider"},
+	{"matched route does not have a supported route action type", "no_provider"},
+	{"no matched route was found", "no_route"},
 }
 
 // Transport failures, without response headers, that happen before a

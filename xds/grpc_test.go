@@ -50,7 +50,7 @@ func startServer(t *testing.T, model xds.Model, cfg xds.Config) (*xds.Server, st
 
 func endpoint(b *xdstest.Backend, weight uint32) registry.Endpoint {
 	return registry.Endpoint{Host: "127.0.0.1", Port: b.Port, Protocol: registry.ProtocolTriple,
-		Application: "greeter", Version: "1.0.0", Weight: weight, LoadBalance: "roundrobin"}
+		Application: "greeter", Weight: weight, LoadBalance: "roundrobin"}
 }
 
 func greeterService(eps ...registry.Endpoint) registry.Service {

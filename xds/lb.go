@@ -32,7 +32,7 @@ func lbPolicy(dubbo, consistentHash string) (*clusterv3.LoadBalancingPolicy, err
 	case "roundrobin":
 	case "leastactive":
 		k = lbLeastRequest
-	case "consistenthashing", "consistenthash":
+	case "consistenthashing", "consistenthash": // see consistentHash
 		k = lbRingHash
 		if consistentHash == "maglev" {
 			k = lbMaglev
@@ -62,9 +62,9 @@ func (k lbKind) build() (*clusterv3.LoadBalancingPolicy, error) {
 	case lbLeastRequest:
 		first = append(first, &leastrequestv3.LeastRequest{})
 	case lbMaglev:
-		first = append(first, &maglevv3.Maglev{}, &ringhashv3.RingHash{})
+		first = append(first, &maglevv3.Maglev{}, ringHash())
 	case lbRingHash:
-		first = append(first, &ringhashv3.RingHash{})
+		first = append(first, ringHash())
 	}
 	out := &clusterv3.LoadBalancingPolicy{}
 	for _, m := range append(first, &roundrobinv3.RoundRobin{}) {
@@ -75,6 +75,12 @@ func (k lbKind) build() (*clusterv3.LoadBalancingPolicy, error) {
 		out.Policies = append(out.Policies, policyEntry(extensionName(m), a))
 	}
 	return out, nil
+}
+
+// ringHash is the ring hash policy with xxHash: grpc-go takes no other hash
+// function (it rejects the proto's DEFAULT_HASH), Envoy takes it too.
+func ringHash() *ringhashv3.RingHash {
+	return &ringhashv3.RingHash{HashFunction: ringhashv3.RingHash_XX_HASH}
 }
 
 func policyEntry(name string, cfg *anypb.Any) *clusterv3.LoadBalancingPolicy_Policy {
@@ -99,4 +105,14 @@ func extensionName(m proto.Message) string {
 	default:
 		return string(m.ProtoReflect().Descriptor().FullName())
 	}
+}
+
+// consistentHash reports whether Dubbo's loadbalance is consistent hashing,
+// whose routes hash on the call's hash key.
+func consistentHash(dubbo string) bool {
+	switch strings.ToLower(dubbo) {
+	case "consistenthashing", "consistenthash":
+		return true
+	}
+	return false
 }

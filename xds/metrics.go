@@ -15,6 +15,8 @@ type metrics struct {
 	pushDuration      prometheus.Histogram
 	translateDuration prometheus.Histogram
 	translateErrors   prometheus.Counter
+	skippedEndpoints  *prometheus.CounterVec
+	cappedWeights     prometheus.Counter
 	services          prometheus.Gauge
 	hostConflicts     prometheus.Gauge
 	tlsReloadErrors   prometheus.Counter
@@ -44,6 +46,14 @@ func newMetrics() *metrics {
 			Name: "dubbomesh_xds_translate_errors_total",
 			Help: "Services that failed to translate (their previous resources were kept).",
 		}),
+		skippedEndpoints: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dubbomesh_xds_skipped_endpoints_total",
+			Help: "Endpoints left out of a service's translation because no xDS client takes them, by reason (not_ip: a host name instead of an IP address); counted at every translation of the service.",
+		}, []string{"reason"}),
+		cappedWeights: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dubbomesh_xds_capped_weights_total",
+			Help: "Endpoint weights lowered so that a cluster's weights sum within a uint32; counted at every translation of the service.",
+		}),
 		services: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dubbomesh_xds_services",
 			Help: "Services currently published over xDS.",
@@ -72,7 +82,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) {
-	r.MustRegister(m.pushes, m.pushDuration, m.translateDuration, m.translateErrors,
+	r.MustRegister(m.pushes, m.pushDuration, m.translateDuration, m.translateErrors, m.skippedEndpoints, m.cappedWeights,
 		m.services, m.hostConflicts, m.tlsReloadErrors, m.streams, m.requests, m.nacks)
 }
 

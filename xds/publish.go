@@ -173,6 +173,7 @@ func (p *publisher) apply(changed []registry.Service) {
 				p.metrics.translateErrors.Inc()
 				continue
 			}
+			p.countFixes(svc.Key, r)
 			next = publish(r)
 		}
 		clusters.diff(prev.of(cacheClusters), next.of(cacheClusters))
@@ -221,4 +222,20 @@ func (p *publisher) apply(changed []registry.Service) {
 	p.metrics.pushDuration.Observe(time.Since(start).Seconds())
 	p.metrics.services.Set(float64(len(p.services)))
 	p.log.Debug("published", "services", len(changed), "took", time.Since(start))
+}
+
+// countFixes counts and logs the endpoints translate left out or changed.
+func (p *publisher) countFixes(k registry.ServiceKey, r *serviceResources) {
+	for _, s := range r.skipped {
+		p.metrics.skippedEndpoints.WithLabelValues(s.reason).Inc()
+	}
+	if len(r.skipped) > 0 {
+		p.log.Warn("endpoints skipped: no xDS client accepts them", "service", k.String(),
+			"skipped", len(r.skipped), "first", r.skipped[0].address, "reason", r.skipped[0].reason)
+	}
+	if r.capped > 0 {
+		p.metrics.cappedWeights.Add(float64(r.capped))
+		p.log.Warn("endpoint weights capped so that the service's weights sum within a uint32",
+			"service", k.String(), "capped", r.capped)
+	}
 }

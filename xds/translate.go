@@ -103,39 +103,60 @@ type serviceResources struct {
 	apiRoutes    map[string]types.Resource
 	// Envoy: virtual host of the shared outbound route configuration.
 	vhost *routev3.VirtualHost
+	// skipped are the endpoints left out (see usable) and capped the
+	// endpoints whose weight was lowered (see capWeights).
+	skipped []skippedEndpoint
+	capped  int
 }
 
-// translate turns one service into its resources. A service without HTTP/2
-// (Triple or gRPC) endpoints gets no routes or listeners; Dubbo2 endpoints
-// get a TCP cluster of their own.
+// translate turns one service into its resources: per subset (group,
+// version, tag; see SubsetClusterName) a cluster of its HTTP/2 (Triple,
+// gRPC) endpoints, and routes that send each call to the subset Dubbo would
+// select. A service without HTTP/2 endpoints gets no routes or listeners;
+// Dubbo2 endpoints get one TCP cluster of their own ("dubbo|host").
 func (t *Translation) translate(svc *registry.Service) (*serviceResources, error) {
 	host := t.host(svc.Key)
+	eps, skipped := usable(svc.Endpoints)
 	byCluster := map[string][]registry.Endpoint{}
-	for _, e := range svc.Endpoints {
+	subsets := map[string]Subset{}
+	for i := range eps {
+		e := &eps[i]
 		name := ClusterName(host, e.Protocol)
-		byCluster[name] = append(byCluster[name], e)
+		if e.Protocol != registry.ProtocolDubbo {
+			s := subsetOf(e)
+			name = SubsetClusterName(host, s)
+			subsets[name] = s
+		}
+		byCluster[name] = append(byCluster[name], *e)
 	}
 	out := &serviceResources{
 		host:      host,
 		clusters:  make(map[string]types.Resource, len(byCluster)),
 		endpoints: make(map[string]types.Resource, len(byCluster)),
+		skipped:   skipped,
 	}
+	routed := make([]subsetCluster, 0, len(subsets))
 	for name, eps := range byCluster {
-		http2 := eps[0].Protocol != registry.ProtocolDubbo
-		c, err := t.cluster(name, eps, http2)
+		s, http2 := subsets[name]
+		lb := loadBalance(eps)
+		c, err := t.cluster(name, lb, http2)
 		if err != nil {
 			return nil, fmt.Errorf("xds: cluster %s: %w", name, err)
 		}
 		out.clusters[name] = c
-		out.endpoints[name] = t.loadAssignment(name, eps)
+		cla, capped := t.loadAssignment(name, eps)
+		out.endpoints[name] = cla
+		out.capped += capped
+		if http2 {
+			routed = append(routed, subsetCluster{subset: s, name: name, endpoints: len(eps), hash: consistentHash(lb)})
+		}
 	}
-	primary := ClusterName(host, registry.ProtocolTriple)
-	if _, ok := byCluster[primary]; !ok {
+	if len(routed) == 0 {
 		return out, nil
 	}
 	out.apiListeners = make(map[string]types.Resource, 1)
 	out.apiRoutes = make(map[string]types.Resource, 1)
-	routes := t.routes(svc.Key, primary)
+	routes := t.routes(svc.Key, routed)
 	out.vhost = &routev3.VirtualHost{
 		Name:    host,
 		Domains: []string{host, host + ":*"},
@@ -164,9 +185,10 @@ func (t *Translation) host(k registry.ServiceKey) string {
 	return t.Hosts.Interface(k.Name)
 }
 
-// ClusterName names the cluster of a mesh host for one protocol: the host
-// itself for Triple and gRPC (both HTTP/2, one cluster), "dubbo|host" for
-// Dubbo2 endpoints.
+// ClusterName names the cluster of the Dubbo2 endpoints of a mesh host,
+// "dubbo|host"; for Triple and gRPC it returns the host, the cluster of
+// the providers without group, version and tag (see SubsetClusterName for
+// the others).
 func ClusterName(host, protocol string) string {
 	if protocol == registry.ProtocolDubbo {
 		return "dubbo|" + host
@@ -174,25 +196,7 @@ func ClusterName(host, protocol string) string {
 	return host
 }
 
-// routes sends "/{interface}/" to the cluster; an application host (whose
-// interfaces are unknown) routes every path.
-func (t *Translation) routes(k registry.ServiceKey, cluster string) []*routev3.Route {
-	prefix := "/"
-	if k.Kind == registry.KindInterface {
-		prefix = "/" + k.Name + "/"
-	}
-	return []*routev3.Route{{
-		Name:  "dubbo",
-		Match: &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: prefix}},
-		Action: &routev3.Route_Route{Route: &routev3.RouteAction{
-			ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster},
-			// Streams may be long-lived; Dubbo's own timeouts apply per call.
-			Timeout: shared.duration(0),
-		}},
-	}}
-}
-
-func (t *Translation) cluster(name string, eps []registry.Endpoint, http2 bool) (*clusterv3.Cluster, error) {
+func (t *Translation) cluster(name, lb string, http2 bool) (*clusterv3.Cluster, error) {
 	timeout := t.ConnectTimeout
 	if timeout <= 0 {
 		timeout = time.Second
@@ -206,7 +210,7 @@ func (t *Translation) cluster(name string, eps []registry.Endpoint, http2 bool) 
 		},
 		ConnectTimeout: shared.duration(timeout),
 	}
-	policy, err := lbPolicy(loadBalance(eps), t.ConsistentHash)
+	policy, err := lbPolicy(lb, t.ConsistentHash)
 	if err != nil {
 		return nil, err
 	}
@@ -278,8 +282,12 @@ func loadBalance(eps []registry.Endpoint) string {
 	return best
 }
 
-func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) *endpointv3.ClusterLoadAssignment {
+// loadAssignment builds the endpoints of one cluster, with weights capped
+// (capWeight) so that their sum fits a uint32; it returns how many were.
+func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) (*endpointv3.ClusterLoadAssignment, int) {
 	lbs := make([]*endpointv3.LbEndpoint, len(eps))
+	limit := weightLimit(len(eps))
+	capped := 0
 	// The messages of all endpoints in one allocation: they live and go
 	// together.
 	parts := make([]lbEndpointParts, len(eps))
@@ -293,6 +301,10 @@ func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) *endp
 		weight, health := e.Weight, corev3.HealthStatus_HEALTHY
 		if weight == 0 {
 			weight, health = 1, corev3.HealthStatus_DRAINING
+		}
+		if weight > limit {
+			weight = limit
+			capped++
 		}
 		p := &parts[i]
 		p.port.PortValue = e.Port
@@ -315,7 +327,7 @@ func (t *Translation) loadAssignment(name string, eps []registry.Endpoint) *endp
 			// grpc-go ignores localities without a weight.
 			LoadBalancingWeight: shared.weight1,
 		}},
-	}
+	}, capped
 }
 
 // lbEndpointParts are the messages of one LbEndpoint (what socketAddress
@@ -527,15 +539,24 @@ type sharedMessages struct {
 	weight1       *wrapperspb.UInt32Value
 	weightDefault *wrapperspb.UInt32Value
 
+	// Routes (subsets.go).
+	forcedTagRoute  *routev3.Route
+	matchAll        *routev3.RouteMatch
+	noUntaggedReply *routev3.Route_DirectResponse
+	noSubsetReply   *routev3.Route_DirectResponse
+	hashPolicy      []*routev3.RouteAction_HashPolicy
+
 	mu        sync.Mutex
 	durations map[time.Duration]*durationpb.Duration
 	outliers  map[policy.Breaker]*clusterv3.OutlierDetection
 	policies  map[lbKind]*clusterv3.LoadBalancingPolicy
+	headers   map[headerKey]*routev3.HeaderMatcher
 }
 
-// maxShared bounds each memo: its keys come from configuration and a few
-// policy names, so it only overflows with odd inputs, and then starts over.
-const maxShared = 64
+// maxShared bounds each memo: its keys come from configuration, a few
+// policy names and the groups, versions and tags in use, so it only
+// overflows with odd inputs, and then starts over.
+const maxShared = 1024
 
 func newSharedMessages() *sharedMessages {
 	return &sharedMessages{
@@ -547,6 +568,13 @@ func newSharedMessages() *sharedMessages {
 		durations:     map[time.Duration]*durationpb.Duration{},
 		outliers:      map[policy.Breaker]*clusterv3.OutlierDetection{},
 		policies:      map[lbKind]*clusterv3.LoadBalancingPolicy{},
+		headers:       map[headerKey]*routev3.HeaderMatcher{},
+
+		forcedTagRoute:  forcedTagRoute(),
+		matchAll:        &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+		noUntaggedReply: directResponse(msgNoUntagged),
+		noSubsetReply:   directResponse(msgNoSubset),
+		hashPolicy:      hashPolicy(),
 	}
 }
 

@@ -31,13 +31,59 @@ func sampleService() registry.Service {
 	}
 }
 
+// graySample is a service in gray release: versions, a group, a tag,
+// consistent hashing, a provider registered with a host name (skipped) and
+// one with a weight past what a uint32 sum allows (capped).
+func graySample() registry.Service {
+	ep := func(host, version, group, tag string, weight uint32) registry.Endpoint {
+		return registry.Endpoint{Host: host, Port: 50051, Protocol: "tri", Application: "greeter", Version: version, Group: group,
+			Tag: tag, Weight: weight, LoadBalance: "consistenthashing", Registries: []string{"zk"}}
+	}
+	return registry.Service{
+		Key: registry.ServiceKey{Kind: registry.KindInterface, Name: "org.apache.dubbo.samples.Greeter"},
+		Endpoints: []registry.Endpoint{
+			ep("10.0.0.1", "1.0.0", "", "", 100),
+			ep("10.0.0.2", "1.0.0", "", "gray", 100),
+			ep("10.0.0.3", "2.0.0", "", "", 4_000_000_000),
+			ep("10.0.0.4", "2.0.0", "", "", 4_000_000_000),
+			ep("10.0.0.5", "", "", "", 100),
+			ep("10.0.0.6", "2.0.0", "east", "gray", 100),
+			ep("provider-7.example.com", "1.0.0", "", "", 100),
+		},
+	}
+}
+
+// appSample is an application whose interfaces are unknown, with two
+// versions: its routes match every path.
+func appSample() registry.Service {
+	return registry.Service{
+		Key: registry.ServiceKey{Kind: registry.KindApplication, Name: "billing"},
+		Endpoints: []registry.Endpoint{
+			{Host: "10.0.1.1", Port: 50051, Protocol: "tri", Application: "billing", Version: "1.0.0", Weight: 100},
+			{Host: "10.0.1.2", Port: 50051, Protocol: "grpc", Application: "billing", Version: "2.0.0", Weight: 100},
+		},
+	}
+}
+
 type validator interface{ ValidateAll() error }
 
-// TestTranslateGolden pins the resources of a service with Triple and Dubbo2
-// endpoints, and checks each against Envoy's own proto validation rules.
+// TestTranslateGolden pins the resources of services, and checks each
+// against Envoy's own proto validation rules.
 func TestTranslateGolden(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		svc  registry.Service
+	}{
+		{"translate", sampleService()},
+		{"translate_gray", graySample()},
+		{"translate_app", appSample()},
+	} {
+		t.Run(tt.name, func(t *testing.T) { testTranslateGolden(t, tt.svc, tt.name) })
+	}
+}
+
+func testTranslateGolden(t *testing.T, svc registry.Service, name string) {
 	tr := &Translation{OutboundAddress: "127.0.0.1:15001", Labeler: naming.Labeler{Static: map[string]string{"mesh": "dubbo"}}}
-	svc := sampleService()
 	r, err := tr.translate(&svc)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +114,7 @@ func TestTranslateGolden(t *testing.T) {
 		}
 		b.WriteString("# " + name + "\n" + string(js) + "\n")
 	}
-	golden := filepath.Join("testdata", "translate.golden")
+	golden := filepath.Join("testdata", name+".golden")
 	if *update {
 		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)

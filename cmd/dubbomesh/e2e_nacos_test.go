@@ -132,7 +132,7 @@ func TestEndToEndMultiRegistry(t *testing.T) {
 	m := startMesh(t, zkURL, nacosURL+"?name=nacos&serviceListInterval=500ms&resyncGrace=10s")
 	addr := fmt.Sprintf("127.0.0.1:%d", p.Port())
 	nacosAddr := fmt.Sprintf("127.0.0.1:%d", nacosOnly.Port())
-	cluster := xds.ClusterName(greeterHost, registry.ProtocolTriple)
+	cluster := xds.SubsetClusterName(greeterHost, xds.Subset{Version: "1.0.0"})
 
 	eds := watchEDS(t, m.xds)
 	wantBoth := func() error {

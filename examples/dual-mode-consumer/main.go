@@ -29,6 +29,7 @@ import (
 
 	"dubbo.apache.org/dubbo-go/v3"
 	"dubbo.apache.org/dubbo-go/v3/client"
+	"dubbo.apache.org/dubbo-go/v3/common/constant"
 	dubbologger "dubbo.apache.org/dubbo-go/v3/logger"
 	"dubbo.apache.org/dubbo-go/v3/registry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,11 @@ const greeter = "dubbomesh.examples.greeter.Greeter"
 type config struct {
 	registry string
 	version  string
+	group    string
+	tag      string // dubbo.tag attached to every call
+	forceTag bool   // client.WithForceTag
+	hash     bool   // client.WithLoadBalanceConsistentHashing
+	args     string // comma-separated Greet arguments, used in turn (overrides -arg)
 	duration time.Duration
 	calls    int
 	qps      int
@@ -57,6 +63,11 @@ func main() {
 	var c config
 	flag.StringVar(&c.registry, "registry", "zookeeper://127.0.0.1:2181", "registry URL")
 	flag.StringVar(&c.version, "version", "1.0.0", "Greeter version")
+	flag.StringVar(&c.group, "group", "", "Greeter group")
+	flag.StringVar(&c.tag, "tag", "", "Dubbo tag (dubbo.tag attachment) of every call, for tag routing")
+	flag.BoolVar(&c.forceTag, "force-tag", false, "force the tag (client.WithForceTag): no untagged provider if none has it")
+	flag.BoolVar(&c.hash, "consistent-hash", false, "loadbalance consistenthashing on the reference (hash key: the argument)")
+	flag.StringVar(&c.args, "args", "", "comma-separated Greet arguments, used in turn (instead of -arg); the summary counts answers per argument")
 	flag.DurationVar(&c.duration, "duration", 0, "run for this long (0: until -calls are done)")
 	flag.IntVar(&c.calls, "calls", 100, "number of calls when -duration is 0")
 	flag.IntVar(&c.qps, "qps", 0, "calls per second (0: as fast as the workers go)")
@@ -74,14 +85,16 @@ func main() {
 
 // Summary is what the consumer reports, as one JSON line.
 type Summary struct {
-	Calls      int64            `json:"calls"`
-	Failed     int64            `json:"failed"`
-	Mesh       float64          `json:"mesh"`   // calls routed to the mesh path (router metric)
-	Direct     float64          `json:"direct"` // calls served by the direct path, fallbacks included
-	Fallbacks  map[string]int64 `json:"fallbacks"`
-	Providers  map[string]int64 `json:"providers"` // answers by provider
-	FirstError string           `json:"firstError,omitempty"`
-	At         int64            `json:"at"` // unix milliseconds of the report
+	Calls     int64            `json:"calls"`
+	Failed    int64            `json:"failed"`
+	Mesh      float64          `json:"mesh"`   // calls routed to the mesh path (router metric)
+	Direct    float64          `json:"direct"` // calls served by the direct path, fallbacks included
+	Fallbacks map[string]int64 `json:"fallbacks"`
+	Providers map[string]int64 `json:"providers"` // answers by provider
+	// ByArg counts answers by argument, then provider (with -args).
+	ByArg      map[string]map[string]int64 `json:"byArg,omitempty"`
+	FirstError string                      `json:"firstError,omitempty"`
+	At         int64                       `json:"at"` // unix milliseconds of the report
 	// Traces lists the successful calls' traces (summary only, -tracing).
 	Traces []Trace `json:"traces,omitempty"`
 }
@@ -107,19 +120,32 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	var call func(ctx context.Context) (from string, err error)
+	var call func(ctx context.Context, arg string) (from string, err error)
 	switch c.service {
 	case "greeter":
+		refOpts := []client.ReferenceOption{client.WithVersion(c.version), client.WithRequestTimeout(3 * time.Second)}
+		if c.group != "" {
+			refOpts = append(refOpts, client.WithGroup(c.group))
+		}
+		if c.forceTag {
+			refOpts = append(refOpts, client.WithForceTag())
+		}
+		if c.hash {
+			refOpts = append(refOpts, client.WithLoadBalanceConsistentHashing())
+		}
 		conn, err := cli.DialWithInfo(greeter, &client.ClientInfo{
 			InterfaceName: greeter,
 			MethodNames:   []string{"Greet"},
-		}, client.WithVersion(c.version), client.WithRequestTimeout(3*time.Second))
+		}, refOpts...)
 		if err != nil {
 			return err
 		}
-		call = func(ctx context.Context) (string, error) {
+		call = func(ctx context.Context, arg string) (string, error) {
+			if c.tag != "" {
+				ctx = context.WithValue(ctx, constant.AttachmentKey, map[string]any{constant.Tagkey: c.tag})
+			}
 			resp := new(wrapperspb.StringValue)
-			if err := conn.CallUnary(ctx, []any{wrapperspb.String(c.arg)}, resp, "Greet"); err != nil {
+			if err := conn.CallUnary(ctx, []any{wrapperspb.String(arg)}, resp, "Greet"); err != nil {
 				return "", err
 			}
 			_, from, _ := strings.Cut(resp.GetValue(), " from ")
@@ -146,13 +172,19 @@ func run(c config) error {
 		sum    = Summary{Providers: map[string]int64{}}
 		traces []Trace
 	)
-	callOnce := func() {
+	args := []string{c.arg}
+	if c.args != "" {
+		args = strings.Split(c.args, ",")
+		sum.ByArg = map[string]map[string]int64{}
+	}
+	callOnce := func(n int) {
+		arg := args[n%len(args)]
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var root trace.Span
 		if tr != nil {
 			cctx, root = tr.start(cctx)
 		}
-		from, err := call(cctx)
+		from, err := call(cctx, arg)
 		if root != nil {
 			root.End()
 		}
@@ -168,18 +200,24 @@ func run(c config) error {
 			return
 		}
 		sum.Providers[from]++
+		if sum.ByArg != nil {
+			if sum.ByArg[arg] == nil {
+				sum.ByArg[arg] = map[string]int64{}
+			}
+			sum.ByArg[arg][from]++
+		}
 		if root != nil {
 			sc := root.SpanContext()
 			traces = append(traces, Trace{TraceID: sc.TraceID().String(), RootID: sc.SpanID().String()})
 		}
 	}
 
-	jobs := make(chan struct{})
+	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for range max(c.workers, 1) {
 		wg.Go(func() {
-			for range jobs {
-				callOnce()
+			for n := range jobs {
+				callOnce(n)
 			}
 		})
 	}
@@ -204,7 +242,7 @@ feed:
 		select {
 		case <-ctx.Done():
 			break feed
-		case jobs <- struct{}{}:
+		case jobs <- sent:
 			sent++
 		case <-report.C:
 			if !c.quiet {

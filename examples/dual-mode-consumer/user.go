@@ -27,7 +27,7 @@ func (User) JavaClassName() string { return "dubbomesh.examples.User" }
 
 // dialUser returns a call of UserService.GetUser(User{arg, "ada", 41},
 // "hello") that checks the answer and returns the provider that gave it.
-func dialUser(cli *client.Client, c config) (func(context.Context) (string, error), error) {
+func dialUser(cli *client.Client, c config) (func(context.Context, string) (string, error), error) {
 	hessian.RegisterPOJO(&User{})
 	// A ClientInfo selects dubbo-go's current Triple client; with a plain
 	// Dial, dubbo-go v3.3.2 falls back to its legacy "dubbo3" client, which
@@ -41,7 +41,7 @@ func dialUser(cli *client.Client, c config) (func(context.Context) (string, erro
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context) (string, error) {
+	return func(ctx context.Context, _ string) (string, error) {
 		var got User
 		if err := conn.CallUnary(ctx, []any{&User{ID: c.arg, Name: "ada", Age: 41}, "hello"}, &got, "GetUser"); err != nil {
 			return "", err

@@ -83,6 +83,8 @@ type GreeterService struct {
 	app     string
 	port    int
 	version string
+	group   string
+	tag     string
 	// trace, when set, receives one line per call: "served Greet <arg>".
 	trace io.Writer
 	// headers, when set, receives one line per call: "headers Greet" and
@@ -92,7 +94,8 @@ type GreeterService struct {
 
 var _ GreeterHandler = (*GreeterService)(nil)
 
-// Greet answers "hello <arg> from <app>@<port> v<version>". An argument
+// Greet answers "hello <arg> from <app>@<port> v<version>", followed by
+// " group=<group>" and " tag=<tag>" when the provider has them. An argument
 // starting with "sleep=<duration>;" makes it wait that long first (tests use
 // it to have a call in flight when they break the path).
 func (g *GreeterService) Greet(ctx context.Context, req *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
@@ -114,7 +117,14 @@ func (g *GreeterService) Greet(ctx context.Context, req *wrapperspb.StringValue)
 			}
 		}
 	}
-	return wrapperspb.String(fmt.Sprintf("hello %s from %s@%d v%s", req.GetValue(), g.app, g.port, g.version)), nil
+	reply := fmt.Sprintf("hello %s from %s@%d v%s", req.GetValue(), g.app, g.port, g.version)
+	if g.group != "" {
+		reply += " group=" + g.group
+	}
+	if g.tag != "" {
+		reply += " tag=" + g.tag
+	}
+	return wrapperspb.String(reply), nil
 }
 
 // incomingHeaders returns the request headers of the call in ctx: dubbo-go

@@ -20,9 +20,17 @@ var consumerBinary once[string]
 // ConsumerConfig configures one examples/dual-mode-consumer process: a real
 // dubbo-go consumer with dubbomesh's adapter imported.
 type ConsumerConfig struct {
-	Registry string            // registry URL (required)
-	Service  string            // "greeter" (default, IDL) or "user" (non-IDL, hessian2)
-	Version  string            // Greeter version; default 1.0.0
+	Registry string // registry URL (required)
+	Service  string // "greeter" (default, IDL) or "user" (non-IDL, hessian2)
+	Version  string // Greeter version; default 1.0.0
+	Group    string // Greeter group; empty = none
+	Tag      string // dubbo.tag attached to every call; empty = none
+	ForceTag bool   // the reference forces the tag (client.WithForceTag)
+	// ConsistentHash sets loadbalance consistenthashing on the reference.
+	ConsistentHash bool
+	// Args are Greet arguments used in turn (instead of Arg); the summary
+	// then counts answers per argument (ConsumerReport.ByArg).
+	Args     []string
 	Duration time.Duration     // run this long; 0 = Calls calls
 	Calls    int               // number of calls when Duration is 0
 	QPS      int               // steady rate; 0 = as fast as possible
@@ -37,15 +45,17 @@ type ConsumerConfig struct {
 
 // ConsumerReport is one progress or summary line of the consumer.
 type ConsumerReport struct {
-	At         time.Time        `json:"-"`
-	Calls      int64            `json:"calls"`
-	Failed     int64            `json:"failed"`
-	Mesh       float64          `json:"mesh"`
-	Direct     float64          `json:"direct"`
-	Fallbacks  map[string]int64 `json:"fallbacks"`
-	Providers  map[string]int64 `json:"providers"`
-	FirstError string           `json:"firstError"`
-	Traces     []ConsumerTrace  `json:"traces"` // summary only, with ConsumerConfig.Tracing
+	At        time.Time        `json:"-"`
+	Calls     int64            `json:"calls"`
+	Failed    int64            `json:"failed"`
+	Mesh      float64          `json:"mesh"`
+	Direct    float64          `json:"direct"`
+	Fallbacks map[string]int64 `json:"fallbacks"`
+	Providers map[string]int64 `json:"providers"`
+	// ByArg counts answers per argument, then provider (with Args).
+	ByArg      map[string]map[string]int64 `json:"byArg"`
+	FirstError string                      `json:"firstError"`
+	Traces     []ConsumerTrace             `json:"traces"` // summary only, with ConsumerConfig.Tracing
 }
 
 // ConsumerTrace is one successful traced call of the consumer.
@@ -98,6 +108,21 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 		"-qps", strconv.Itoa(cfg.QPS), "-workers", strconv.Itoa(cfg.Workers), "-arg", cfg.Arg}
 	if cfg.Tracing != "" {
 		args = append(args, "-tracing", cfg.Tracing)
+	}
+	if cfg.Group != "" {
+		args = append(args, "-group", cfg.Group)
+	}
+	if cfg.Tag != "" {
+		args = append(args, "-tag", cfg.Tag)
+	}
+	if cfg.ForceTag {
+		args = append(args, "-force-tag")
+	}
+	if cfg.ConsistentHash {
+		args = append(args, "-consistent-hash")
+	}
+	if len(cfg.Args) > 0 {
+		args = append(args, "-args", strings.Join(cfg.Args, ","))
 	}
 	proc, err := startProcess("consumer", filepath.Join(t.TempDir(), "consumer.log"), env, args...)
 	if err != nil {

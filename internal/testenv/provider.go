@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,8 +37,15 @@ type ProviderConfig struct {
 	Register string
 	Version  string // service version; empty = none
 	Group    string // service group; empty = none
-	Weight   int    // service weight; 0 = not set
-	Metadata string // "local" (default, MetadataService) or "remote" (metadata report)
+	Tag      string // Dubbo tag (dubbo.tag) of the services; empty = none
+	// LoadBalance is the services' loadbalance parameter, e.g.
+	// "consistenthashing"; empty = dubbo-go's default.
+	LoadBalance string
+	// RegisterHost is the address the provider registers
+	// (DUBBO_IP_TO_REGISTRY); default 127.0.0.1. It still binds 127.0.0.1.
+	RegisterHost string
+	Weight       int    // service weight; 0 = not set
+	Metadata     string // "local" (default, MetadataService) or "remote" (metadata report)
 	// TraceCalls makes the provider log every Greet it serves (see Served).
 	TraceCalls bool
 	// LogHeaders makes the provider log the request headers of every Greet
@@ -87,7 +96,10 @@ func buildExample(pkg, name string) (string, error) {
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "dubbomesh", "testbin")
+	// One directory per checkout: clones (worktrees) of different code
+	// on one machine must not run each other's binaries.
+	sum := sha256.Sum256([]byte(moduleDir))
+	dir := filepath.Join(cache, "dubbomesh", "testbin", hex.EncodeToString(sum[:6]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -159,6 +171,8 @@ func (p *Provider) start(bin, logPath string) error {
 		"-register", c.Register,
 		"-version", c.Version,
 		"-group", c.Group,
+		"-tag", c.Tag,
+		"-loadbalance", c.LoadBalance,
 		"-weight", strconv.Itoa(c.Weight),
 		"-metadata", c.Metadata,
 	}
@@ -171,8 +185,12 @@ func (p *Provider) start(bin, logPath string) error {
 	if c.LogHeaders {
 		args = append(args, "-log-headers")
 	}
+	registerHost := c.RegisterHost
+	if registerHost == "" {
+		registerHost = "127.0.0.1"
+	}
 	proc, err := startProcess("provider "+c.Application, logPath,
-		[]string{"DUBBO_IP_TO_REGISTRY=127.0.0.1"}, args...)
+		[]string{"DUBBO_IP_TO_REGISTRY=" + registerHost}, args...)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 const (
 	seType = "networking.istio.io/v1/ServiceEntry"
 	weType = "networking.istio.io/v1alpha3/WorkloadEntry"
-	drType = "networking.istio.io/v1/DestinationRule"
+	gwType = "networking.istio.io/v1/Gateway" // a type dubbomesh does not generate
 )
 
 func recv(t *testing.T, ch chan cache.Response) *cache.PassthroughResponse {
@@ -77,12 +77,12 @@ func TestFullState(t *testing.T) {
 	}
 
 	// Types dubbomesh does not own: an empty list, at once.
-	dr := recv(t, watch(drType, ""))
-	if dr.DiscoveryResponse.GetTypeUrl() != drType || len(dr.DiscoveryResponse.GetResources()) != 0 {
-		t.Fatalf("DestinationRule response = %v", dr.DiscoveryResponse)
+	dr := recv(t, watch(gwType, ""))
+	if dr.DiscoveryResponse.GetTypeUrl() != gwType || len(dr.DiscoveryResponse.GetResources()) != 0 {
+		t.Fatalf("Gateway response = %v", dr.DiscoveryResponse)
 	}
 	// Same version: the watch waits.
-	quiet(t, watch(drType, dr.DiscoveryResponse.GetVersionInfo()))
+	quiet(t, watch(gwType, dr.DiscoveryResponse.GetVersionInfo()))
 
 	p.Apply([]registry.Service{svc("a.A", "10.0.0.1"), svc("b.B", "10.0.0.2", "10.0.0.3")})
 	se := recv(t, watch(seType, ""))
@@ -137,7 +137,7 @@ func TestServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for typeURL, want := range map[string]bool{
-		seType: true, drType: true, "core/v1alpha1/MeshConfig": true,
+		seType: true, gwType: true, "core/v1alpha1/MeshConfig": true,
 		"type.googleapis.com/envoy.config.cluster.v3.Cluster": false,
 	} {
 		if got := p.Serves(typeURL); got != want {

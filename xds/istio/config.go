@@ -96,6 +96,9 @@ type Config struct {
 	// silently lacks the hosts of a shard its configSources do not name.
 	// Default 5m; negative: never.
 	ShardIdleWarning time.Duration `yaml:"shardIdleWarning"`
+	// Routing: the generated DestinationRules and VirtualServices
+	// (routing.go).
+	Routing `yaml:",inline"`
 }
 
 // Ports are service port numbers per Dubbo protocol.
@@ -159,6 +162,9 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("%w: endpoints %q: want %q (default), %q or %q", ErrInvalidConfig, c.Endpoints,
 			EndpointsInline, EndpointsWorkloadEntry, EndpointsDual)
+	}
+	if err := c.Routing.Validate(); err != nil {
+		return err
 	}
 	if c.Shards < 1 || c.Shards > MaxShards {
 		return fmt.Errorf("%w: shards %d: want 1 to %d", ErrInvalidConfig, c.Shards, MaxShards)

@@ -50,6 +50,18 @@ func kinds() []kind {
 			generate: (*Config).serviceEntry,
 			required: true,
 		},
+		{
+			name:     KindDestinationRule,
+			gvk:      gvk.DestinationRule,
+			validate: validation.ValidateDestinationRule,
+			generate: (*Config).destinationRule,
+		},
+		{
+			name:     KindVirtualService,
+			gvk:      gvk.VirtualService,
+			validate: validation.ValidateVirtualService,
+			generate: (*Config).virtualService,
+		},
 	}
 }
 

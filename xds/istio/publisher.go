@@ -46,6 +46,8 @@ type hostState struct {
 	// emptySince is when the host lost its last endpoint; zero while it
 	// has endpoints.
 	emptySince time.Time
+	// routing is what its routing config was made of (routing.go).
+	routing routingInput
 }
 
 // Option configures a Publisher.
@@ -214,8 +216,13 @@ func (p *Publisher) skipped(svc *registry.Service, endpoint, reason string, err 
 // build generates and validates every kind's items for a host; nil when a
 // required item is invalid (the host then publishes nothing).
 func (p *Publisher) build(svc *registry.Service, host string, eps []endpoint, ports []*networking.ServicePort) *hostState {
-	in := &hostInput{host: host, name: ResourceName(host), endpoints: eps, ports: ports}
-	hs := &hostState{shard: Shard(host, p.cfg.Shards), ports: ports}
+	in := &hostInput{host: host, name: ResourceName(host), endpoints: eps, ports: ports, routing: routingOf(svc, eps)}
+	if prev := p.hosts[host]; len(eps) == 0 && prev != nil {
+		// Empty grace period: the routing config stays as it was, as the
+		// ports do.
+		in.routing = prev.routing
+	}
+	hs := &hostState{shard: Shard(host, p.cfg.Shards), ports: ports, routing: in.routing}
 	for k := range p.kinds {
 		kd := &p.kinds[k]
 		for _, it := range kd.generate(&p.cfg, in) {

@@ -336,8 +336,8 @@ func TestShards(t *testing.T) {
 		if d := cmp.Diff(want[i], got); d != "" {
 			t.Errorf("shard %d ServiceEntries (-want +got):\n%s", i, d)
 		}
-		if dr := fullOf(t, c, drType); len(dr.DiscoveryResponse.GetResources()) != 0 || dr.DiscoveryResponse.GetTypeUrl() != drType {
-			t.Errorf("shard %d DestinationRules = %v, want an empty list of the requested type", i, dr.DiscoveryResponse)
+		if dr := fullOf(t, c, gwType); len(dr.DiscoveryResponse.GetResources()) != 0 || dr.DiscoveryResponse.GetTypeUrl() != gwType {
+			t.Errorf("shard %d Gateways = %v, want an empty list of the requested type", i, dr.DiscoveryResponse)
 		}
 	}
 	if _, err := New(Config{Shards: 2}); err == nil {
@@ -358,7 +358,7 @@ func TestShardStreams(t *testing.T) {
 	gauge := func(i int) float64 { return testutil.ToFloat64(p.metrics.streams.WithLabelValues(shardLabel(i))) }
 	p.StreamRequest(1, "type.googleapis.com/envoy.config.cluster.v3.Cluster")
 	p.StreamRequest(2, seType)
-	p.StreamRequest(2, drType)
+	p.StreamRequest(2, gwType)
 	p.Ports()[0].Streams.StreamRequest(1, seType)
 	if gauge(0) != 1 || gauge(1) != 1 {
 		t.Errorf("streams = %v, %v; want 1, 1", gauge(0), gauge(1))

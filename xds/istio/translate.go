@@ -16,6 +16,7 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/registry"
+	"github.com/dubbomesh/dubbomesh/xds"
 )
 
 // item is one generated Istio config object.
@@ -38,13 +39,16 @@ type hostInput struct {
 	// ports are the host's service ports, in protocol order (Triple,
 	// gRPC, Dubbo); while the host is empty, the ports it last had.
 	ports []*networking.ServicePort
+	// routing is what the routing config is made of (routing.go).
+	routing routingInput
 }
 
 // endpoint is one routable endpoint in its Istio form. we is shared by the
 // inline ServiceEntry and is never modified after translation.
 type endpoint struct {
-	id registry.EndpointID
-	we *networking.WorkloadEntry
+	id     registry.EndpointID
+	subset xds.Subset // its group, version and tag (routing.go)
+	we     *networking.WorkloadEntry
 }
 
 // skip is an endpoint the translation leaves out, and why.
@@ -87,7 +91,8 @@ func (c *Config) endpoints(svc *registry.Service) ([]endpoint, []*networking.Ser
 			Registries:  e.Registries,
 			Params:      e.Params,
 		})
-		out = append(out, endpoint{id: e.ID(), we: &networking.WorkloadEntry{
+		labels[LabelSubset] = SubsetName(subsetOf(e))
+		out = append(out, endpoint{id: e.ID(), subset: subsetOf(e), we: &networking.WorkloadEntry{
 			Address: addr.Unmap().String(),
 			Ports:   map[string]uint32{portName: e.Port},
 			Labels:  labels,

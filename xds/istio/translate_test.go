@@ -140,8 +140,14 @@ func items(p *Publisher, kind string) map[string]*item {
 // first, in name order.
 func renderYAML(t *testing.T, p *Publisher) []byte {
 	t.Helper()
+	return renderKinds(t, p, KindServiceEntry, KindWorkloadEntry)
+}
+
+// renderKinds writes the served items of kinds, in that order, then by name.
+func renderKinds(t *testing.T, p *Publisher, kinds ...string) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	for _, kind := range []string{KindServiceEntry, KindWorkloadEntry} {
+	for _, kind := range kinds {
 		set := items(p, kind)
 		for _, name := range sortedNames(set) {
 			it := set[name]

@@ -8,6 +8,9 @@
 //     MetadataServices);
 //   - Triple, the failover cluster (which dubbomesh's adapter keeps as the
 //     direct path) and random load balancing;
+//   - the gRPC health and reflection services on the Triple port
+//     (grpc.health.v1.Health, grpc.reflection.v1alpha.ServerReflection; not
+//     registered in the registry), reachable through a service's mesh host;
 //   - the default provider filter chain (constant.DefaultServiceFilters:
 //     echo, token, accesslog, tps, generic_service, execute, pshutdown; a
 //     missing one makes every call panic) and the consumer's graceful
@@ -33,6 +36,8 @@ import (
 	_ "dubbo.apache.org/dubbo-go/v3/metadata/report/zookeeper"
 	_ "dubbo.apache.org/dubbo-go/v3/protocol/dubbo"
 	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple"
+	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple/health"
+	_ "dubbo.apache.org/dubbo-go/v3/protocol/triple/reflection"
 	_ "dubbo.apache.org/dubbo-go/v3/proxy/proxy_factory"
 	_ "dubbo.apache.org/dubbo-go/v3/registry/directory"
 	_ "dubbo.apache.org/dubbo-go/v3/registry/nacos"

@@ -159,11 +159,14 @@ func (c Config) XDSConfig() xds.Config {
 }
 
 // IstioConfig is the Istio output's Config: the `istio:` block with the
-// shared naming and labels.
+// shared naming, labels, breaker and consistent-hash policy.
 func (c Config) IstioConfig() istio.Config {
 	i := c.Istio.Config
 	i.Hosts = c.Naming
 	i.Labeler = c.Labels
+	// Generated DestinationRules follow the native clusters' settings.
+	i.Routing.Breaker = c.Breaker
+	i.Routing.ConsistentHash = c.XDS.Translation.ConsistentHash
 	return i
 }
 
