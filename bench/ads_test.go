@@ -11,6 +11,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // edsWatcher is a minimal ADS client: it subscribes to every
@@ -56,31 +57,36 @@ func (w *edsWatcher) loop(node *corev3.Node) {
 			close(w.seen)
 			return
 		}
-		now := time.Now()
-		for _, a := range resp.GetResources() {
-			var cla endpointv3.ClusterLoadAssignment
-			if err := a.UnmarshalTo(&cla); err != nil {
-				continue
-			}
-			k := known[cla.GetClusterName()]
-			if k == nil {
-				k = map[string]bool{}
-				known[cla.GetClusterName()] = k
-			}
-			for _, l := range cla.GetEndpoints() {
-				for _, e := range l.GetLbEndpoints() {
-					sa := e.GetEndpoint().GetAddress().GetSocketAddress()
-					addr := fmt.Sprintf("%s:%d", sa.GetAddress(), sa.GetPortValue())
-					if !k[addr] {
-						k[addr] = true
-						w.seen <- seenEndpoint{cla.GetClusterName(), addr, now}
-					}
-				}
-			}
-		}
+		w.record(known, resp.GetResources(), time.Now())
 		_ = w.stream.Send(&discoveryv3.DiscoveryRequest{
 			Node: node, TypeUrl: resourcev3.EndpointType,
 			VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce(),
 		})
+	}
+}
+
+// record reports on w.seen every endpoint of the ClusterLoadAssignments in
+// resources that known (cluster → addresses) has not seen yet, at now.
+func (w *edsWatcher) record(known map[string]map[string]bool, resources []*anypb.Any, now time.Time) {
+	for _, a := range resources {
+		var cla endpointv3.ClusterLoadAssignment
+		if a.UnmarshalTo(&cla) != nil {
+			continue
+		}
+		k := known[cla.GetClusterName()]
+		if k == nil {
+			k = map[string]bool{}
+			known[cla.GetClusterName()] = k
+		}
+		for _, l := range cla.GetEndpoints() {
+			for _, e := range l.GetLbEndpoints() {
+				sa := e.GetEndpoint().GetAddress().GetSocketAddress()
+				addr := fmt.Sprintf("%s:%d", sa.GetAddress(), sa.GetPortValue())
+				if !k[addr] {
+					k[addr] = true
+					w.seen <- seenEndpoint{cla.GetClusterName(), addr, now}
+				}
+			}
+		}
 	}
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
@@ -164,27 +162,7 @@ func watchIstiodEDS(ctx context.Context, b *testing.B, addr string) *edsWatcher 
 					_ = send(&discoveryv3.DiscoveryRequest{TypeUrl: resourcev3.EndpointType, ResourceNames: names})
 				}
 			case resourcev3.EndpointType:
-				for _, a := range resp.GetResources() {
-					var cla endpointv3.ClusterLoadAssignment
-					if a.UnmarshalTo(&cla) != nil {
-						continue
-					}
-					k := known[cla.GetClusterName()]
-					if k == nil {
-						k = map[string]bool{}
-						known[cla.GetClusterName()] = k
-					}
-					for _, l := range cla.GetEndpoints() {
-						for _, e := range l.GetLbEndpoints() {
-							sa := e.GetEndpoint().GetAddress().GetSocketAddress()
-							addr := fmt.Sprintf("%s:%d", sa.GetAddress(), sa.GetPortValue())
-							if !k[addr] {
-								k[addr] = true
-								w.seen <- seenEndpoint{cla.GetClusterName(), addr, now}
-							}
-						}
-					}
-				}
+				w.record(known, resp.GetResources(), now)
 				ack.ResourceNames = names
 				_ = send(ack)
 			default:
