@@ -79,7 +79,10 @@ log: {level: debug}
 	}, x.Translation); diff != "" {
 		t.Errorf("XDSConfig().Translation (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(istio.Config{Namespace: "mesh", Ports: istio.Ports{Triple: 50061}, Hosts: want.Naming, Labeler: want.Labels}, c.IstioConfig()); diff != "" {
+	if diff := cmp.Diff(istio.Config{
+		Namespace: "mesh", Ports: istio.Ports{Triple: 50061}, Hosts: want.Naming, Labeler: want.Labels,
+		Routing: istio.Routing{Breaker: want.Breaker, ConsistentHash: "maglev"},
+	}, c.IstioConfig()); diff != "" {
 		t.Errorf("IstioConfig() (-want +got):\n%s", diff)
 	}
 }
