@@ -21,9 +21,9 @@ const (
 )
 
 // startServer serves model on a free loopback port and returns its address.
-func startServer(t *testing.T, model xds.Model, cfg xds.Config) (*xds.Server, string) {
+func startServer(t *testing.T, model xds.Model, cfg xds.Config, opts ...xds.Option) (*xds.Server, string) {
 	t.Helper()
-	srv, err := xds.New(cfg, model)
+	srv, err := xds.New(cfg, model, opts...)
 	if err != nil {
 		t.Fatalf("xds.New: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -22,31 +21,6 @@ import (
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/xds"
 )
-
-// startServerWith is startServer with the server's metrics in reg.
-func startServerWith(t *testing.T, model xds.Model, cfg xds.Config, reg *prometheus.Registry) (*xds.Server, string) {
-	t.Helper()
-	srv, err := xds.New(cfg, model, xds.WithRegisterer(reg))
-	if err != nil {
-		t.Fatalf("xds.New: %v", err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, lis) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after cancel")
-		}
-	})
-	return srv, lis.Addr().String()
-}
 
 // counter sums the samples of the counter name in reg whose labels include
 // labels.
@@ -278,7 +252,7 @@ func TestUnusableEndpoints(t *testing.T) {
 	outbound := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	reg := prometheus.NewRegistry()
 	m := registry.NewMerger([]string{"test"})
-	srv, addr := startServerWith(t, m, xds.Config{Translation: xds.Translation{OutboundAddress: outbound}}, reg)
+	srv, addr := startServer(t, m, xds.Config{Translation: xds.Translation{OutboundAddress: outbound}}, xds.WithRegisterer(reg))
 	// First a healthy state, then the bad endpoints arrive as an update:
 	// clients must take it, not keep the old state.
 	m.Update("test", greeterService(endpoint(good, 100)))
