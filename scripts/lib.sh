@@ -254,3 +254,27 @@ ensure_istiod_harness() {
   export DUBBOMESH_ISTIOD=$dir/istiod-harness
   note "istiod harness: $DUBBOMESH_ISTIOD"
 }
+
+# locked runs "$@" holding $TOOLS_DIR/.$1.lock ($1 names the tool), so that
+# two runs on one machine (another clone, CI) never install the same tool at
+# the same time: the second waits, then finds the first one's result.
+locked() {
+  local name=$1 lock
+  shift
+  mkdir -p "$TOOLS_DIR"
+  exec {lock}>"$TOOLS_DIR/.$name.lock"
+  flock "$lock" || die "cannot lock $TOOLS_DIR/.$name.lock"
+  "$@"
+  local rc=$?
+  exec {lock}>&-
+  return $rc
+}
+
+# Every further tool has a file of its own, scripts/tools/<tool>.sh, that
+# defines ensure_<tool> (install when missing, export DUBBOMESH_<TOOL>);
+# test.sh calls it.
+for _tool_file in "$(dirname "${BASH_SOURCE[0]}")"/tools/*.sh; do
+  # shellcheck source=/dev/null
+  [[ -e $_tool_file ]] && source "$_tool_file"
+done
+unset _tool_file
