@@ -25,6 +25,7 @@ ensure_zookeeper
 ensure_envoy
 ensure_istiod_harness
 ensure_rnacos
+ensure_javaprovider
 [[ -n $lint ]] && ensure_staticcheck
 
 # Every module the tests build, fetched up front with retries, so that a
