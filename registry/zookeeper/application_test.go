@@ -133,6 +133,20 @@ func TestWatcherApplicationLevel(t *testing.T) {
 	if n := meta.count("remote", "x1"); n != 0 {
 		t.Errorf("remote metadata fetched by RPC %d times, want 0", n)
 	}
+	// Apache Dubbo Java writes its report at /{root}/metadata/{app}/{revision}.
+	mi, err = json.Marshal(metadataOf("javaapp", "j1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkdirs(t, conn, "/dubbo/metadata/javaapp")
+	if _, err := conn.Create("/dubbo/metadata/javaapp/j1", mi, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	registerInstance(t, conn, "javaapp", "127.0.0.1:33000", instanceJSON("javaapp", "127.0.0.1", 33000, "j1", "remote"))
+	rec.WaitService(t, ifaceKey("org.javaapp"), "127.0.0.1:33000/tri")
+	if n := meta.count("javaapp", "j1"); n != 0 {
+		t.Errorf("Java's remote metadata fetched by RPC %d times, want 0", n)
+	}
 
 	// A redeployed instance (new revision) is resolved again; the others
 	// keep the cached revision.

@@ -11,10 +11,15 @@
 //     (JSON) whose metadata names a metadata revision. The interfaces an
 //     application serves are resolved once per (application, revision): from
 //     the instance's MetadataService over RPC for the "local" storage type,
-//     from the metadata report node /{root}/{application}/{revision} for the
-//     "remote" storage type. Every interface found there becomes a service of
-//     its own; an application whose metadata cannot be resolved is reported as
-//     a KindApplication service until a later retry succeeds.
+//     from the metadata report for the "remote" storage type: the node
+//     /{root}/{application}/{revision} (dubbo-go) or
+//     /{root}/metadata/{application}/{revision} (Apache Dubbo Java). Every
+//     interface found there becomes a service of its own; an application
+//     whose metadata cannot be resolved is reported as a KindApplication
+//     service until a later retry succeeds. An instance that exports no
+//     MetadataService (Dubbo Java with remote metadata) is never dialled:
+//     while its report is missing the fetch is logged and counted as
+//     dubbomesh_registry_metadata_fetches_total{result="no_metadata_service"}.
 //
 // A provider registered both ways is reported once per service (endpoints
 // collapse on Endpoint.ID, interface-level parameters win).

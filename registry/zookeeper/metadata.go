@@ -2,6 +2,7 @@ package zookeeper
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 
@@ -15,17 +16,35 @@ import (
 // ErrMetadata is wrapped by errors resolving an application's metadata.
 var ErrMetadata = registry.ErrMetadata
 
-// readMetadataReport reads /{root}/{app}/{revision}, the node dubbo-go's
-// ZooKeeper metadata report writes for remote metadata (JSON MetadataInfo).
+// metadataReportPaths are the nodes that may hold the MetadataInfo of key
+// (JSON) for remote metadata, in the order they are read:
+// /{root}/{app}/{revision}, where dubbo-go's ZooKeeper metadata report
+// writes it, and /{root}/metadata/{app}/{revision}, where Apache Dubbo
+// Java's writes it.
+func metadataReportPaths(root string, key resolver.MetaKey) []string {
+	return []string{
+		path.Join("/", root, key.App, key.Revision),
+		path.Join("/", root, "metadata", key.App, key.Revision),
+	}
+}
+
+// readMetadataReport reads the MetadataInfo of key from the first of
+// metadataReportPaths that exists.
 func readMetadataReport(conn *zk.Conn, root string, key resolver.MetaKey) (*info.MetadataInfo, error) {
-	p := path.Join("/", root, key.App, key.Revision)
-	data, _, err := conn.Get(p)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+	paths := metadataReportPaths(root, key)
+	for _, p := range paths {
+		data, _, err := conn.Get(p)
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		var mi info.MetadataInfo
+		if err := json.Unmarshal(data, &mi); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", p, err)
+		}
+		return &mi, nil
 	}
-	var mi info.MetadataInfo
-	if err := json.Unmarshal(data, &mi); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", p, err)
-	}
-	return &mi, nil
+	return nil, fmt.Errorf("read %s or %s: %w", paths[0], paths[1], zk.ErrNoNode)
 }

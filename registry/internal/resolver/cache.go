@@ -38,7 +38,9 @@ type entry struct {
 
 // record records the outcome of the fetch in flight: services if err is
 // nil, else a failure retried after wait (per b and the attempts so far).
-// result is the label of the fetches metric: "ok", "error" or "timeout".
+// result is the label of the fetches metric: "ok", "error", "timeout" or
+// "no_metadata_service" (neither the metadata report nor a MetadataService
+// had it).
 func (e *entry) record(services []Service, err error, b source.Backoff, now time.Time) (result string, wait time.Duration) {
 	e.inflight = false
 	e.attempts++
@@ -47,8 +49,11 @@ func (e *entry) record(services []Service, err error, b source.Backoff, now time
 		return "ok", 0
 	}
 	result = "error"
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
 		result = "timeout"
+	case errors.Is(err, ErrNoMetadataService):
+		result = "no_metadata_service"
 	}
 	e.state = failed
 	wait = b.Delay(e.attempts)

@@ -26,12 +26,22 @@ import (
 // registry/internal/metadata, which honours ctx and holds no connection
 // afterwards; Triple MetadataServices go through dubbo-go's own client,
 // which cannot be cancelled (it times out on its own).
+//
+// An instance that announces no MetadataService (no
+// dubbo.metadata-service.url-params with a port: Apache Dubbo Java exports
+// none with metadata-type remote) is not dialled: the error wraps
+// ErrNoMetadataService.
 func FetchFromMetadataService(ctx context.Context, revision string, in *Instance) (*info.MetadataInfo, error) {
+	raw, ok := in.Metadata[constant.MetadataServiceURLParamsPropertyName]
+	if !ok || raw == "" {
+		return nil, fmt.Errorf("%w (no %s; storage type %s)", ErrNoMetadataService, constant.MetadataServiceURLParamsPropertyName, in.StorageType())
+	}
 	params := map[string]string{}
-	if raw := in.Metadata[constant.MetadataServiceURLParamsPropertyName]; raw != "" {
-		if err := json.Unmarshal([]byte(raw), &params); err != nil {
-			return nil, fmt.Errorf("%s: %w", constant.MetadataServiceURLParamsPropertyName, err)
-		}
+	if err := json.Unmarshal([]byte(raw), &params); err != nil {
+		return nil, fmt.Errorf("%s: %w", constant.MetadataServiceURLParamsPropertyName, err)
+	}
+	if params[constant.PortKey] == "" {
+		return nil, fmt.Errorf("%w (%s has no port)", ErrNoMetadataService, constant.MetadataServiceURLParamsPropertyName)
 	}
 	switch proto := params[constant.ProtocolKey]; proto {
 	case "", constant.DubboProtocol:
@@ -61,6 +71,11 @@ func dubboInstance(in *Instance) *dubboregistry.DefaultServiceInstance {
 		Tag:         in.Tag,
 	}
 }
+
+// ErrNoMetadataService: the instance exports no MetadataService to ask.
+// Fetches that fail with it are counted with result "no_metadata_service"
+// and retried (the metadata report may be written later).
+var ErrNoMetadataService = errors.New("resolver: the instance exports no MetadataService")
 
 // errEmpty is a fetch that returned neither metadata nor an error.
 var errEmpty = errors.New("empty metadata")

@@ -3,6 +3,7 @@ package resolver
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -213,15 +214,21 @@ func (r *Resolver) fetch(ctx context.Context, req request) result {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	mi, err := bounded(ctx, &r.running, func() (*info.MetadataInfo, error) {
+		var reportErr error
 		if res.storage == StorageRemote && r.cfg.ReadReport != nil {
 			mi, err := r.cfg.ReadReport(key)
 			if err == nil {
 				return mi, nil
 			}
+			reportErr = err
 			r.cfg.Log.Warn("metadata report unreadable, asking the instance",
 				"app", key.App, "revision", key.Revision, "instance", req.in.ID, "error", err)
 		}
-		return r.cfg.FetchRPC(ctx, key.Revision, req.in)
+		mi, err := r.cfg.FetchRPC(ctx, key.Revision, req.in)
+		if reportErr != nil && errors.Is(err, ErrNoMetadataService) {
+			err = fmt.Errorf("metadata report: %w; %w", reportErr, err)
+		}
+		return mi, err
 	})
 	if err == nil && mi == nil {
 		err = errEmpty
