@@ -241,3 +241,25 @@ func TestJavaProviderZooKeeper(t *testing.T) {
 		})
 	}
 }
+
+// TestJavaProviderNacos: the same against a real Nacos server (rnacos),
+// interface- and application-level, the latter with local and remote
+// metadata (Dubbo Java's metadata report in the Nacos config center).
+func TestJavaProviderNacos(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  testenv.JavaProviderConfig
+	}{
+		{"interface", testenv.JavaProviderConfig{RegisterMode: "interface"}},
+		{"instance", testenv.JavaProviderConfig{RegisterMode: "instance"}},
+		{"instance-remote-metadata", testenv.JavaProviderConfig{RegisterMode: "instance", MetadataType: "remote"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc := testenv.StartNacos(t)
+			w := startJavaWorld(t, "nacos://"+nc.Addr(), tc.cfg)
+			w.checkDiscovered(t, "nacos")
+			w.checkCalls(t)
+			w.checkConsumer(t)
+		})
+	}
+}
