@@ -55,7 +55,9 @@ type javaWorld struct {
 func startJavaWorld(t *testing.T, reg string, cfg testenv.JavaProviderConfig) *javaWorld {
 	t.Helper()
 	cfg.Registry = reg
+	start := time.Now()
 	w := &javaWorld{registry: reg, java: testenv.StartJavaProvider(t, cfg)}
+	t.Logf("Java provider ready after %v", time.Since(start).Round(time.Millisecond))
 	w.mesh = startMesh(t, reg)
 	bootstrap, err := xds.EnvoyBootstrap(xds.BootstrapConfig{XDSAddress: w.mesh.xds, NodeID: "java-sidecar"})
 	if err != nil {
@@ -63,6 +65,19 @@ func startJavaWorld(t *testing.T, reg string, cfg testenv.JavaProviderConfig) *j
 	}
 	testenv.StartEnvoy(t, string(bootstrap))
 	return w
+}
+
+// run checks discovery, calls and the consumer, logging how long each took.
+func (w *javaWorld) run(t *testing.T, registry string) {
+	t.Helper()
+	start := time.Now()
+	w.checkDiscovered(t, registry)
+	discovered := time.Now()
+	w.checkCalls(t)
+	called := time.Now()
+	w.checkConsumer(t)
+	t.Logf("discovered %v, called %v, consumer %v", discovered.Sub(start).Round(time.Millisecond),
+		called.Sub(discovered).Round(time.Millisecond), time.Since(called).Round(time.Millisecond))
 }
 
 // checkDiscovered waits until both services' subset clusters hold exactly
@@ -235,9 +250,7 @@ func TestJavaProviderZooKeeper(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			zk := testenv.StartZooKeeper(t)
 			w := startJavaWorld(t, "zookeeper://"+zk.Addr(), tc.cfg)
-			w.checkDiscovered(t, "zookeeper")
-			w.checkCalls(t)
-			w.checkConsumer(t)
+			w.run(t, "zookeeper")
 		})
 	}
 }
@@ -257,9 +270,7 @@ func TestJavaProviderNacos(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			nc := testenv.StartNacos(t)
 			w := startJavaWorld(t, "nacos://"+nc.Addr(), tc.cfg)
-			w.checkDiscovered(t, "nacos")
-			w.checkCalls(t)
-			w.checkConsumer(t)
+			w.run(t, "nacos")
 		})
 	}
 }

@@ -223,6 +223,8 @@ func (p *JavaProvider) start(bin, home, logPath string) error {
 		"-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
 		"-Duser.home=" + home,
 		"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+		// Graceful shutdown waits 10 s by default; tests stop providers idle.
+		"-Ddubbo.service.shutdown.wait=1000",
 	}, " ")
 	env := []string{"DUBBO_IP_TO_BIND=::ffff:127.0.0.1", "JAVA_OPTS=" + javaOpts}
 	proc, err := startProcess("java provider "+c.Application, logPath, env, args...)
