@@ -67,15 +67,18 @@ func startJavaWorld(t *testing.T, reg string, cfg testenv.JavaProviderConfig) *j
 	return w
 }
 
-// run checks discovery, calls and the consumer, logging how long each took.
-func (w *javaWorld) run(t *testing.T, registry string) {
+// run checks discovery, calls and the consumers of services, logging how
+// long each took.
+func (w *javaWorld) run(t *testing.T, registry string, services ...string) {
 	t.Helper()
 	start := time.Now()
 	w.checkDiscovered(t, registry)
 	discovered := time.Now()
 	w.checkCalls(t)
 	called := time.Now()
-	w.checkConsumer(t)
+	for _, s := range services {
+		w.checkConsumer(t, s)
+	}
 	t.Logf("discovered %v, called %v, consumer %v", discovered.Sub(start).Round(time.Millisecond),
 		called.Sub(discovered).Round(time.Millisecond), time.Since(called).Round(time.Millisecond))
 }
@@ -159,20 +162,21 @@ func (w *javaWorld) checkCalls(t *testing.T) {
 	}
 }
 
-// checkConsumer runs a real dubbo-go consumer of the hessian2 UserService
-// with the adapter in mesh mode: every call goes through the sidecar to the
-// Java provider, none falls back.
-func (w *javaWorld) checkConsumer(t *testing.T) {
+// checkConsumer runs a real dubbo-go consumer of service ("user": the
+// hessian2 UserService.GetUser; "greeter": the protobuf Greeter.Greet) with
+// the adapter in mesh mode: every call goes through the sidecar to the Java
+// provider, none falls back.
+func (w *javaWorld) checkConsumer(t *testing.T, service string) {
 	t.Helper()
 	const calls = 50
-	c := testenv.StartConsumer(t, testenv.ConsumerConfig{Registry: w.registry, Service: "user", Calls: calls, Workers: 2, Arg: "u-9",
+	c := testenv.StartConsumer(t, testenv.ConsumerConfig{Registry: w.registry, Service: service, Calls: calls, Workers: 2, Arg: "u-9",
 		Env: map[string]string{"DUBBOMESH_MODE": "mesh", "DUBBOMESH_SIDECAR": w.mesh.outbound}})
 	sum := c.Wait(t, 2*time.Minute)
 	if sum.Failed != 0 || sum.Calls != calls || sum.Mesh != calls || len(sum.Fallbacks) != 0 {
-		t.Fatalf("consumer: %v; want %d calls on the mesh path, none failed, no fallback", sum, calls)
+		t.Fatalf("%s consumer: %v; want %d calls on the mesh path, none failed, no fallback", service, sum, calls)
 	}
 	if n := sum.Providers[fmt.Sprintf("%s@%d", javaApplication, w.java.Port())]; n != calls {
-		t.Errorf("answers by provider %v, want %d from the Java provider", sum.Providers, calls)
+		t.Errorf("%s consumer: answers by provider %v, want %d from the Java provider", service, sum.Providers, calls)
 	}
 }
 
@@ -239,18 +243,19 @@ func edsLabels(ctx context.Context, addr, cluster string) (map[string]map[string
 // adapter reaches its hessian2 method over the mesh path.
 func TestJavaProviderZooKeeper(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		cfg  testenv.JavaProviderConfig
+		name      string
+		cfg       testenv.JavaProviderConfig
+		consumers []string
 	}{
-		{"all", testenv.JavaProviderConfig{RegisterMode: "all"}},
-		{"interface", testenv.JavaProviderConfig{RegisterMode: "interface"}},
-		{"instance", testenv.JavaProviderConfig{RegisterMode: "instance"}},
-		{"instance-remote-metadata", testenv.JavaProviderConfig{RegisterMode: "instance", MetadataType: "remote"}},
+		{"all", testenv.JavaProviderConfig{RegisterMode: "all"}, []string{"user", "greeter"}},
+		{"interface", testenv.JavaProviderConfig{RegisterMode: "interface"}, []string{"user"}},
+		{"instance", testenv.JavaProviderConfig{RegisterMode: "instance"}, []string{"user"}},
+		{"instance-remote-metadata", testenv.JavaProviderConfig{RegisterMode: "instance", MetadataType: "remote"}, []string{"user"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			zk := testenv.StartZooKeeper(t)
 			w := startJavaWorld(t, "zookeeper://"+zk.Addr(), tc.cfg)
-			w.run(t, "zookeeper")
+			w.run(t, "zookeeper", tc.consumers...)
 		})
 	}
 }
@@ -260,17 +265,18 @@ func TestJavaProviderZooKeeper(t *testing.T) {
 // metadata (Dubbo Java's metadata report in the Nacos config center).
 func TestJavaProviderNacos(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		cfg  testenv.JavaProviderConfig
+		name      string
+		cfg       testenv.JavaProviderConfig
+		consumers []string
 	}{
-		{"interface", testenv.JavaProviderConfig{RegisterMode: "interface"}},
-		{"instance", testenv.JavaProviderConfig{RegisterMode: "instance"}},
-		{"instance-remote-metadata", testenv.JavaProviderConfig{RegisterMode: "instance", MetadataType: "remote"}},
+		{"interface", testenv.JavaProviderConfig{RegisterMode: "interface"}, []string{"user"}},
+		{"instance", testenv.JavaProviderConfig{RegisterMode: "instance"}, []string{"user", "greeter"}},
+		{"instance-remote-metadata", testenv.JavaProviderConfig{RegisterMode: "instance", MetadataType: "remote"}, []string{"user"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			nc := testenv.StartNacos(t)
 			w := startJavaWorld(t, "nacos://"+nc.Addr(), tc.cfg)
-			w.run(t, "nacos")
+			w.run(t, "nacos", tc.consumers...)
 		})
 	}
 }
