@@ -26,8 +26,6 @@ import (
 
 const (
 	javaUserHost    = "dubbomesh.examples.userservice.dubbo"
-	javaGreeterSub  = greeterHost + "|version=1.0.0" // xds.SubsetClusterName
-	javaUserSub     = javaUserHost + "|version=1.0.0"
 	javaApplication = "java-provider"
 )
 
@@ -89,13 +87,19 @@ func (w *javaWorld) run(t *testing.T, registry string, services ...string) {
 func (w *javaWorld) checkDiscovered(t *testing.T, registry string) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", w.java.Port())
-	want := map[string]map[string]string{addr: {
+	labels := map[string]string{
 		naming.LabelApp:      javaApplication,
 		naming.LabelVersion:  "1.0.0",
 		naming.LabelProtocol: "tri",
 		naming.LabelRegistry: registry,
-	}}
-	for _, cluster := range []string{javaGreeterSub, javaUserSub} {
+	}
+	group := w.java.Config().Group
+	if group != "" {
+		labels[naming.LabelGroup] = group
+	}
+	want := map[string]map[string]string{addr: labels}
+	subset := xds.Subset{Group: group, Version: "1.0.0"}
+	for _, cluster := range []string{xds.SubsetClusterName(greeterHost, subset), xds.SubsetClusterName(javaUserHost, subset)} {
 		xdstest.Eventually(t, 60*time.Second, func() error {
 			got, err := edsLabels(t.Context(), w.mesh.xds, cluster)
 			if err != nil {
@@ -115,7 +119,12 @@ func (w *javaWorld) checkDiscovered(t *testing.T, registry string) {
 func (w *javaWorld) checkCalls(t *testing.T) {
 	t.Helper()
 	from := fmt.Sprintf("from %s@%d v1.0.0", javaApplication, w.java.Port())
+	group := w.java.Config().Group
 	ctx := metadata.AppendToOutgoingContext(t.Context(), "tri-service-version", "1.0.0")
+	if group != "" {
+		from += " group=" + group
+		ctx = metadata.AppendToOutgoingContext(ctx, "tri-service-group", group)
+	}
 	greeters := map[string]*grpc.ClientConn{
 		"proxyless": xdstest.Dial(t, w.mesh.xds, greeterHost),
 		"envoy":     xdstest.DialSidecar(t, w.mesh.outbound, greeterHost),
@@ -140,7 +149,7 @@ func (w *javaWorld) checkCalls(t *testing.T) {
 			defer cancel()
 			var got javaUser
 			err := pool.Invoke(cctx, &triple.Call{
-				Host: javaUserHost, Interface: testenv.JavaUserInterface, Method: "GetUser", Version: "1.0.0",
+				Host: javaUserHost, Interface: testenv.JavaUserInterface, Method: "GetUser", Version: "1.0.0", Group: group,
 				Serialization: triple.SerializationHessian2, Args: []any{&javaUser{ID: "u-7", Name: "ada", Age: 41}, "hi"}, Reply: &got,
 			})
 			if err != nil {
@@ -151,7 +160,7 @@ func (w *javaWorld) checkCalls(t *testing.T) {
 			}
 			var hello string
 			err = pool.Invoke(cctx, &triple.Call{
-				Host: javaUserHost, Interface: testenv.JavaUserInterface, Method: "SayHello", Version: "1.0.0",
+				Host: javaUserHost, Interface: testenv.JavaUserInterface, Method: "SayHello", Version: "1.0.0", Group: group,
 				Serialization: triple.SerializationHessian2, Args: []any{"bob"}, Reply: &hello,
 			})
 			if want := "hello bob " + from; err != nil || hello != want {
@@ -163,13 +172,14 @@ func (w *javaWorld) checkCalls(t *testing.T) {
 }
 
 // checkConsumer runs a real dubbo-go consumer of service ("user": the
-// hessian2 UserService.GetUser; "greeter": the protobuf Greeter.Greet) with
+// hessian2 UserService.GetUser, for providers without a group, as the
+// example consumer sets none on it; "greeter": the protobuf Greeter.Greet) with
 // the adapter in mesh mode: every call goes through the sidecar to the Java
 // provider, none falls back.
 func (w *javaWorld) checkConsumer(t *testing.T, service string) {
 	t.Helper()
 	const calls = 50
-	c := testenv.StartConsumer(t, testenv.ConsumerConfig{Registry: w.registry, Service: service, Calls: calls, Workers: 2, Arg: "u-9",
+	c := testenv.StartConsumer(t, testenv.ConsumerConfig{Registry: w.registry, Service: service, Group: w.java.Config().Group, Calls: calls, Workers: 2, Arg: "u-9",
 		Env: map[string]string{"DUBBOMESH_MODE": "mesh", "DUBBOMESH_SIDECAR": w.mesh.outbound}})
 	sum := c.Wait(t, 2*time.Minute)
 	if sum.Failed != 0 || sum.Calls != calls || sum.Mesh != calls || len(sum.Fallbacks) != 0 {
@@ -250,7 +260,7 @@ func TestJavaProviderZooKeeper(t *testing.T) {
 		{"all", testenv.JavaProviderConfig{RegisterMode: "all"}, []string{"user", "greeter"}},
 		{"interface", testenv.JavaProviderConfig{RegisterMode: "interface"}, []string{"user"}},
 		{"instance", testenv.JavaProviderConfig{RegisterMode: "instance"}, []string{"user"}},
-		{"instance-remote-metadata", testenv.JavaProviderConfig{RegisterMode: "instance", MetadataType: "remote"}, []string{"user"}},
+		{"instance-remote-metadata-group", testenv.JavaProviderConfig{RegisterMode: "instance", MetadataType: "remote", Group: "east"}, []string{"greeter"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			zk := testenv.StartZooKeeper(t)
@@ -270,7 +280,7 @@ func TestJavaProviderNacos(t *testing.T) {
 		consumers []string
 	}{
 		{"interface", testenv.JavaProviderConfig{RegisterMode: "interface"}, []string{"user"}},
-		{"instance", testenv.JavaProviderConfig{RegisterMode: "instance"}, []string{"user", "greeter"}},
+		{"instance-group", testenv.JavaProviderConfig{RegisterMode: "instance", Group: "east"}, []string{"greeter"}},
 		{"instance-remote-metadata", testenv.JavaProviderConfig{RegisterMode: "instance", MetadataType: "remote"}, []string{"user"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
