@@ -93,18 +93,31 @@ func JavaProviderBinary(t testing.TB) string {
 	return p
 }
 
-// cachedJavaProvider finds the launcher built for this checkout, keyed as
-// scripts/tools/javaprovider.sh keys it: sha256 of the contents of the
-// project's files except target/, in the byte order of their "./"-relative
-// paths, first 12 hex digits.
+// cachedJavaProvider finds the launcher built for this checkout's
+// test/java-provider, keyed by javaProviderKey.
 func cachedJavaProvider() (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	src := filepath.Join(root, "test", "java-provider")
+	key, err := javaProviderKey(filepath.Join(root, "test", "java-provider"))
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(cacheDir(), "tools", "javaprovider-"+key, "java-provider")
+	if _, err := os.Stat(p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// javaProviderKey keys the build of the Maven project in src as
+// scripts/tools/javaprovider.sh does: sha256 of the contents of its files
+// except target/, in the byte order of their "./"-relative paths, first 12
+// hex digits.
+func javaProviderKey(src string) (string, error) {
 	var files []string
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -132,11 +145,7 @@ func cachedJavaProvider() (string, error) {
 		}
 		h.Write(b)
 	}
-	p := filepath.Join(cacheDir(), "tools", "javaprovider-"+hex.EncodeToString(h.Sum(nil))[:12], "java-provider")
-	if _, err := os.Stat(p); err != nil {
-		return "", err
-	}
-	return p, nil
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
 // cacheDir is $DUBBOMESH_CACHE, else the user's cache dir's dubbomesh/.
