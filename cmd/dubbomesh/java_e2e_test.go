@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,9 @@ func (w *javaWorld) run(t *testing.T, registry string, services ...string) {
 	start := time.Now()
 	w.checkDiscovered(t, registry)
 	discovered := time.Now()
+	if w.java.Config().MetadataType == "remote" {
+		w.checkRemoteMetadataRead(t)
+	}
 	w.checkCalls(t)
 	called := time.Now()
 	for _, s := range services {
@@ -79,6 +83,36 @@ func (w *javaWorld) run(t *testing.T, registry string, services ...string) {
 	}
 	t.Logf("discovered %v, called %v, consumer %v", discovered.Sub(start).Round(time.Millisecond),
 		called.Sub(discovered).Round(time.Millisecond), time.Since(called).Round(time.Millisecond))
+}
+
+// checkRemoteMetadataRead checks on dubbomesh's /metrics that a fetch for
+// the remote storage type succeeded: with remote metadata the Java provider
+// exports no MetadataService, so only the registry's metadata report can
+// have answered it.
+func (w *javaWorld) checkRemoteMetadataRead(t *testing.T) {
+	t.Helper()
+	body, code, err := get(t.Context(), "http://"+w.mesh.admin+"/metrics")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("metrics: %d %v", code, err)
+	}
+	for line := range strings.Lines(body) {
+		if strings.HasPrefix(line, "dubbomesh_registry_metadata_fetches_total{") &&
+			strings.Contains(line, `result="ok"`) && strings.Contains(line, `storage="remote"`) {
+			return
+		}
+	}
+	t.Errorf("no remote metadata fetch with result ok in /metrics:\n%s", grepLines(body, "dubbomesh_registry_metadata_fetches_total"))
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, sub) {
+			out = append(out, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // checkDiscovered waits until both services' subset clusters hold exactly
