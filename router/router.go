@@ -167,7 +167,7 @@ func (r *Router) BreakerState(service string) State { return r.entry(service).br
 // (legacy mode, an open breaker, or a fallback) when there is no direct
 // path: the service has no provider in the registry (it lives only in the
 // mesh).
-var ErrNoDirectPath = errors.New("router: no direct provider to fall back to")
+var ErrNoDirectPath = errors.New("router: no direct provider")
 
 // Call runs one call of method on service: on the mesh path or the direct
 // path as Pick and the breaker decide. A failed mesh attempt is retried on
