@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -42,6 +44,21 @@ type Target struct {
 	// that import it (package adapter/proxyless, or google.golang.org/grpc/xds):
 	// without it calls fail with ErrNoXDSResolver.
 	Proxyless bool `yaml:"proxyless"`
+	// ProxylessPort, when set, names the xDS listener host:port, as istiod
+	// does (a client of istiod dials xds:///host:port, the port being the
+	// ServiceEntry's Triple service port, dubbomesh's istio.ports.triple,
+	// 50051 by default); 0: xds:///host, as dubbomesh's own xDS server
+	// names them. Only with Proxyless.
+	ProxylessPort uint16 `yaml:"proxylessPort"`
+}
+
+// ProxylessTarget is the gRPC target a proxyless call to host dials:
+// xds:///host, or xds:///host:port with ProxylessPort.
+func (t Target) ProxylessTarget(host string) string {
+	if t.ProxylessPort == 0 {
+		return "xds:///" + host
+	}
+	return "xds:///" + net.JoinHostPort(host, strconv.Itoa(int(t.ProxylessPort)))
 }
 
 // Pool holds one client connection per mesh host, shared by every
@@ -87,7 +104,7 @@ func (p *Pool) Conn(host string) (*grpc.ClientConn, error) {
 	if p.target.Proxyless && !XDSResolverLinked() {
 		return nil, ErrNoXDSResolver
 	}
-	target := "xds:///" + host
+	target := p.target.ProxylessTarget(host)
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if !p.target.Proxyless {
 		target = "passthrough:///" + p.target.Sidecar
