@@ -155,19 +155,30 @@ var _ base.Invoker = (*invoker)(nil)
 
 func (i *invoker) GetURL() *common.URL { return i.direct.GetURL() }
 
-// IsAvailable: the direct path has providers, or the mesh path is in use.
+// IsAvailable: the direct path has providers, or the reference has none
+// in any of its directories (a mesh-only service) and the mesh path is in
+// use. A reference subscribed several ways has one invoker per directory
+// and dubbo-go's zone-aware cluster picks an available one: an empty
+// directory's invoker must not claim the calls while another has
+// providers.
 func (i *invoker) IsAvailable() bool {
-	return i.direct.IsAvailable() || i.proc.router.MeshPercent(i.iface) > 0
+	if i.direct.IsAvailable() {
+		return true
+	}
+	if i.watch != nil && i.watch.ref.load().count > 0 {
+		return false
+	}
+	return i.proc.router.MeshPercent(i.iface) > 0
 }
 
 func (i *invoker) Destroy() { i.direct.Destroy() }
 
-// providers returns what is known of the reference's providers: the
-// watched view, or (without a watch) one derived from listing the
-// directory now.
+// providers returns what is known of the reference's providers in all its
+// directories: the watched view, or (without a watch) one derived from
+// listing this directory now.
 func (i *invoker) providers(inv base.Invocation) *providerView {
 	if i.watch != nil {
-		return i.watch.load()
+		return i.watch.ref.load()
 	}
 	if i.dir == nil {
 		return &providerView{meshable: true}

@@ -2,6 +2,7 @@ package adapter
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	dgrouter "dubbo.apache.org/dubbo-go/v3/cluster/router"
@@ -26,6 +27,9 @@ const providersRouterName = "dubbomesh-providers"
 
 // providersAttr is the URL attribute holding a directory's *providerWatch.
 const providersAttr = "dubbomesh.providers"
+
+// referenceAttr is the reference URL's attribute holding its *referenceWatch.
+const referenceAttr = "dubbomesh.reference-providers"
 
 // errUnsupportedProtocol is the mesh path's error for a reference whose
 // providers speak neither Triple nor gRPC.
@@ -77,9 +81,77 @@ func newProviderView(invokers []base.Invoker, key string) *providerView {
 type providerWatch struct {
 	key  string // the reference's service key
 	view atomic.Pointer[providerView]
+	ref  *referenceWatch // every directory of the same reference
 }
 
 func (w *providerWatch) load() *providerView { return w.view.Load() }
+
+func (w *providerWatch) store(v *providerView) {
+	w.view.Store(v)
+	w.ref.recompute()
+}
+
+// referenceWatch joins the views of every directory of one reference: a
+// reference subscribed to several registries, or to one registry both
+// ways (interface- and application-level), has one directory per
+// subscription, and dubbo-go's zone-aware cluster picks among them. Its
+// view is what the reference as a whole has: a service is mesh-only, or
+// Dubbo2-only, only when all its directories say so.
+type referenceWatch struct {
+	mu      sync.Mutex // serializes recompute; a leaf lock
+	watches []*providerWatch
+	view    atomic.Pointer[providerView]
+}
+
+func (r *referenceWatch) load() *providerView { return r.view.Load() }
+
+func (r *referenceWatch) add(w *providerWatch) {
+	r.mu.Lock()
+	r.watches = append(r.watches, w)
+	r.mu.Unlock()
+	r.recompute()
+}
+
+// recompute joins the directories' latest views. Each store comes before
+// its recompute, so the last recompute to run sees every latest view.
+func (r *referenceWatch) recompute() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	joined := &providerView{}
+	for _, w := range r.watches {
+		v := w.load()
+		if v == nil || v.count == 0 {
+			continue
+		}
+		joined.count += v.count
+		joined.meshable = joined.meshable || v.meshable
+		if joined.first == nil {
+			joined.first = v.first
+		}
+	}
+	if joined.count == 0 {
+		joined.meshable = true
+	}
+	r.view.Store(joined)
+}
+
+// refWatchMu serializes the creation of referenceWatches.
+var refWatchMu sync.Mutex
+
+// referenceWatchOf returns ref's referenceWatch, creating it on first use.
+func referenceWatchOf(ref *common.URL) *referenceWatch {
+	refWatchMu.Lock()
+	defer refWatchMu.Unlock()
+	if v, ok := ref.GetAttribute(referenceAttr); ok {
+		if r, ok := v.(*referenceWatch); ok {
+			return r
+		}
+	}
+	r := &referenceWatch{}
+	r.view.Store(&providerView{meshable: true})
+	ref.SetAttribute(referenceAttr, r)
+	return r
+}
 
 // providersRouter is the router the adapter adds to every router chain.
 type providersRouter struct {
@@ -102,7 +174,7 @@ func (*providersRouter) Priority() int64 { return 0 }
 // Notify is called by the router chain, under its lock, whenever the
 // directory's invokers change.
 func (r *providersRouter) Notify(invokers []base.Invoker) {
-	r.watch.view.Store(newProviderView(invokers, r.watch.key))
+	r.watch.store(newProviderView(invokers, r.watch.key))
 }
 
 type providersRouterFactory struct{}
@@ -117,8 +189,9 @@ func (providersRouterFactory) NewPriorityRouter(u *common.URL) (dgrouter.Priorit
 	if u.SubURL != nil {
 		ref = u.SubURL
 	}
-	w := &providerWatch{key: ref.ServiceKey()}
+	w := &providerWatch{key: ref.ServiceKey(), ref: referenceWatchOf(ref)}
 	w.view.Store(newProviderView(nil, w.key))
+	w.ref.add(w)
 	u.SetAttribute(providersAttr, w)
 	return &providersRouter{url: u, watch: w}, nil
 }

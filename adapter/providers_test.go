@@ -120,3 +120,40 @@ func BenchmarkProviders(b *testing.B) {
 		})
 	}
 }
+
+// TestReferenceWatch: a reference with two directories (two registries,
+// or one registry subscribed both ways) is mesh-only or Dubbo2-only only
+// when both say so.
+func TestReferenceWatch(t *testing.T) {
+	ref := providerURL(t, "tri://127.0.0.1/org.example.Greeter")
+	routers := make([]*providersRouter, 2)
+	for i := range routers {
+		reg := providerURL(t, fmt.Sprintf("registry://127.0.0.1:%d", 2181+i))
+		reg.SubURL = ref
+		r, err := providersRouterFactory{}.NewPriorityRouter(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		routers[i] = r.(*providersRouter)
+	}
+	ref0 := routers[0].watch.ref
+	if routers[1].watch.ref != ref0 {
+		t.Fatal("the two directories of one reference have different reference watches")
+	}
+	if v := ref0.load(); v.count != 0 || !v.meshable {
+		t.Fatalf("no providers anywhere: %+v, want a mesh-only view", v)
+	}
+	routers[1].Notify(invokers(t, "dubbo://127.0.0.1:20880/org.example.Greeter"))
+	if v := ref0.load(); v.count != 1 || v.meshable {
+		t.Errorf("one Dubbo2 provider in the second directory: %+v, want count 1, not meshable", v)
+	}
+	routers[0].Notify(invokers(t, "tri://127.0.0.1:50051/org.example.Greeter"))
+	if v := ref0.load(); v.count != 2 || !v.meshable {
+		t.Errorf("and a Triple one in the first: %+v, want count 2, meshable", v)
+	}
+	routers[0].Notify(nil)
+	routers[1].Notify(nil)
+	if v := ref0.load(); v.count != 0 || !v.meshable {
+		t.Errorf("all gone: %+v, want a mesh-only view", v)
+	}
+}

@@ -178,9 +178,10 @@ var ErrNoDirectPath = errors.New("router: no direct provider")
 //
 // A nil direct means the service has no direct provider (a mesh-only
 // service): every call whose service has a mesh share above 0 takes the
-// mesh path, and where a call would have gone direct Call returns an error
-// wrapping ErrNoDirectPath (and the mesh error, when there was one)
-// instead.
+// mesh path; a failed mesh call (other than the provider's own error)
+// returns an error saying there is no direct provider to fall back to,
+// wrapping ErrNoDirectPath and the mesh error; and a call that would have
+// gone direct (legacy mode, an open breaker) fails with ErrNoDirectPath.
 func (r *Router) Call(ctx context.Context, service, method string, mesh, direct func(context.Context) error) error {
 	e := r.entry(service)
 	if direct == nil {
@@ -218,16 +219,16 @@ func (r *Router) Call(ctx context.Context, service, method string, mesh, direct 
 	if kind == FailureNone || kind == FailureApplication {
 		return err
 	}
+	if direct == nil {
+		r.metrics.meshErrors.WithLabelValues(service, reason).Inc()
+		return &noDirectError{service: service, mesh: err}
+	}
 	if kind == FailureNotSent || r.table.Load().service(service).idempotent(method) {
 		if ctx.Err() != nil {
 			return err
 		}
 		if kind != FailureNotSent {
 			reason = "idempotent_" + reason
-		}
-		if direct == nil {
-			r.metrics.meshErrors.WithLabelValues(service, reason).Inc()
-			return &noDirectError{service: service, mesh: err}
 		}
 		r.metrics.fallbacks.WithLabelValues(service, reason).Inc()
 		e.direct.Inc()

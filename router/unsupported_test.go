@@ -146,6 +146,7 @@ func TestNoDirectPath(t *testing.T) {
 		{"mesh mode, success", router.Config{Default: router.Service{Mode: router.ModeMesh}}, nil, 1, nil},
 		{"dual mode: every call takes the mesh", dual(1), nil, 1, nil},
 		{"mesh failed before sending", router.Config{Default: router.Service{Mode: router.ModeMesh}}, notSent, 1, []error{router.ErrNoDirectPath, notSent}},
+		{"mesh failed, maybe sent", router.Config{Default: router.Service{Mode: router.ModeMesh}}, router.MeshFailed("unavailable", errors.New("eof")), 1, []error{router.ErrNoDirectPath}},
 		{"unsupported", router.Config{Default: router.Service{Mode: router.ModeMesh}}, router.NotSupported("unsupported_payload", errors.New("msgpack")), 1, []error{router.ErrNoDirectPath}},
 		{"legacy: nothing to call", router.Config{Default: router.Service{Mode: router.ModeLegacy}}, nil, 0, []error{router.ErrNoDirectPath}},
 	} {
@@ -169,6 +170,11 @@ func TestNoDirectPath(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The provider's own error is returned as is.
+	appErr := errors.New("no such user")
+	if err := mustNew(t, router.Config{Default: router.Service{Mode: router.ModeMesh}}).Call(t.Context(), svc, "Greet", (&counter{err: router.Application(appErr)}).call, nil); !errors.Is(err, appErr) || errors.Is(err, router.ErrNoDirectPath) {
+		t.Errorf("provider's error: Call() = %v, want it as is", err)
 	}
 	// With the breaker open there is nothing to call.
 	r0 := mustNew(t, router.Config{Default: router.Service{Mode: router.ModeMesh}, Breaker: policy.Breaker{ConsecutiveFailures: 1}})

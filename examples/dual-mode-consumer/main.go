@@ -57,6 +57,7 @@ type config struct {
 	quiet    bool
 	service  string // "greeter" or "user"
 	tracing  string // "", "w3c" or "b3"
+	protocol string // the reference's protocol: "" (dubbo-go's default, tri) or "dubbo"
 }
 
 func main() {
@@ -76,6 +77,7 @@ func main() {
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the final summary")
 	flag.StringVar(&c.service, "service", "greeter", "service to call: greeter (IDL, protobuf) or user (non-IDL, hessian2)")
 	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c or b3 (empty: off)")
+	flag.StringVar(&c.protocol, "protocol", "", "the reference's protocol: tri (dubbo-go's default) or dubbo (Dubbo2)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "dual-mode-consumer:", err)

@@ -15,7 +15,7 @@ import (
 
 const consumerPackage = "github.com/dubbomesh/dubbomesh/examples/dual-mode-consumer"
 
-var consumerBinary once[string]
+var consumerBinary, proxylessConsumerBinary once[string]
 
 // ConsumerConfig configures one examples/dual-mode-consumer process: a real
 // dubbo-go consumer with dubbomesh's adapter imported.
@@ -41,6 +41,12 @@ type ConsumerConfig struct {
 	// with this propagator, "w3c" or "b3"; empty: off. The summary then
 	// lists each successful call's trace (ConsumerReport.Traces).
 	Tracing string
+	// Proxyless builds the consumer with grpc-go's xDS client linked (build
+	// tag proxyless), for DUBBOMESH_PROXYLESS=true in Env.
+	Proxyless bool
+	// Protocol is the user reference's protocol: "" (dubbo-go's default,
+	// tri) or "dubbo" (Dubbo2); Service "user" only.
+	Protocol string
 }
 
 // ConsumerReport is one progress or summary line of the consumer.
@@ -76,7 +82,11 @@ type Consumer struct {
 // test ends if still running.
 func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 	t.Helper()
-	bin, err := consumerBinary.do(func() (string, error) { return buildExample(consumerPackage, "dual-mode-consumer") })
+	build, name, flags := &consumerBinary, "dual-mode-consumer", []string(nil)
+	if cfg.Proxyless {
+		build, name, flags = &proxylessConsumerBinary, "dual-mode-consumer-proxyless", []string{"-tags", "proxyless"}
+	}
+	bin, err := build.do(func() (string, error) { return buildExample(consumerPackage, name, flags...) })
 	if err != nil {
 		t.Fatalf("testenv: build consumer: %v", err)
 	}
@@ -111,6 +121,9 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 	}
 	if cfg.Group != "" {
 		args = append(args, "-group", cfg.Group)
+	}
+	if cfg.Protocol != "" {
+		args = append(args, "-protocol", cfg.Protocol)
 	}
 	if cfg.Tag != "" {
 		args = append(args, "-tag", cfg.Tag)
