@@ -76,7 +76,7 @@ func main() {
 	flag.StringVar(&c.arg, "arg", "dubbomesh", "argument of each Greet call")
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the final summary")
 	flag.StringVar(&c.service, "service", "greeter", "service to call: greeter (IDL, protobuf) or user (non-IDL, hessian2)")
-	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c or b3 (empty: off)")
+	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c, b3, or sw8 (w3c with dubbomesh's SkyWalking propagator, each call arriving with an sw8 header) (empty: off)")
 	flag.StringVar(&c.protocol, "protocol", "", "the reference's protocol: tri (dubbo-go's default) or dubbo (Dubbo2)")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -183,8 +183,9 @@ func run(c config) error {
 		arg := args[n%len(args)]
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var root trace.Span
+		var swTraceID string
 		if tr != nil {
-			cctx, root = tr.start(cctx)
+			cctx, root, swTraceID = tr.start(cctx, n)
 		}
 		from, err := call(cctx, arg)
 		if root != nil {
@@ -210,7 +211,7 @@ func run(c config) error {
 		}
 		if root != nil {
 			sc := root.SpanContext()
-			traces = append(traces, Trace{TraceID: sc.TraceID().String(), RootID: sc.SpanID().String()})
+			traces = append(traces, Trace{TraceID: sc.TraceID().String(), RootID: sc.SpanID().String(), SW8TraceID: swTraceID})
 		}
 	}
 

@@ -38,7 +38,9 @@ type ConsumerConfig struct {
 	Arg      string            // Greet argument; default "dubbomesh"
 	Env      map[string]string // DUBBOMESH_* routing variables
 	// Tracing turns on dubbo-go's OpenTelemetry tracing in the consumer
-	// with this propagator, "w3c" or "b3"; empty: off. The summary then
+	// with this propagator, "w3c" or "b3", or "sw8" (w3c with dubbomesh's
+	// SkyWalking propagator composed in, each call arriving with an sw8
+	// header of its own); empty: off. The summary then
 	// lists each successful call's trace (ConsumerReport.Traces).
 	Tracing string
 	// Proxyless builds the consumer with grpc-go's xDS client linked (build
@@ -67,7 +69,10 @@ type ConsumerReport struct {
 // ConsumerTrace is one successful traced call of the consumer.
 type ConsumerTrace struct {
 	TraceID string `json:"traceId"` // the consumer's root span's trace id (32 hex digits)
-	RootID  string `json:"rootId"`  // the consumer's root span id (16 hex digits)
+	// SW8TraceID is, with Tracing "sw8", the SkyWalking trace id of the
+	// sw8 header the call arrived with.
+	SW8TraceID string `json:"sw8TraceId"`
+	RootID     string `json:"rootId"` // the consumer's root span id (16 hex digits)
 	// ClientSpans are the ids of the client spans dubbo-go's otel filter
 	// recorded in the trace, one per attempt.
 	ClientSpans []string `json:"clientSpans"`
