@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/dubbomesh/dubbomesh/internal/testenv"
+	"github.com/dubbomesh/dubbomesh/xds"
 )
 
-// TestMeshOnlyThroughSidecar: the provider registers in a ZooKeeper that
+// TestMeshOnlyThroughSidecar (and proxyless): the provider registers in a ZooKeeper that
 // only dubbomesh reads; the consumer's own registry (another ZooKeeper)
 // has no provider of the service at all. In mesh mode every call reaches
-// the provider through the Envoy sidecar; when the mesh fails (the
+// the provider through the Envoy sidecar, and proxyless through
+// dubbomesh's own xDS server (xds:///host); when the mesh fails (the
 // sidecar is gone) each call fails with an error saying there is no direct
 // provider to fall back to, and nothing is sent direct.
 func TestMeshOnlyThroughSidecar(t *testing.T) {
@@ -32,6 +34,26 @@ func TestMeshOnlyThroughSidecar(t *testing.T) {
 				sum.Calls, sum.Failed, sum.Mesh, sum.Direct, viaEnvoy, calls, sum.FirstError)
 		}
 		if n := w.provider.Served(t, "mesh-only"); n != calls {
+			t.Errorf("provider served %d calls, want %d", n, calls)
+		}
+	})
+
+	t.Run("proxyless against dubbomesh", func(t *testing.T) {
+		const calls = 200
+		boot, err := xds.GRPCBootstrap(xds.BootstrapConfig{XDSAddress: w.mesh.XDS, NodeID: "proxyless-" + t.Name()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := testenv.StartConsumer(t, testenv.ConsumerConfig{Registry: empty, Proxyless: true, Calls: calls, Workers: 4,
+			Arg: "mesh-only-proxyless", Env: map[string]string{"DUBBOMESH_MODE": "mesh", "DUBBOMESH_PROXYLESS": "true",
+				"GRPC_XDS_BOOTSTRAP_CONFIG": string(boot)}})
+		sum := c.Wait(t, 2*time.Minute)
+		t.Logf("%v", sum)
+		if sum.Calls != calls || sum.Failed != 0 || sum.Direct != 0 || sum.Mesh != calls {
+			t.Errorf("calls %d failed %d mesh %v direct %v; want %d calls, all on the mesh, none failed (%s)",
+				sum.Calls, sum.Failed, sum.Mesh, sum.Direct, calls, sum.FirstError)
+		}
+		if n := w.provider.Served(t, "mesh-only-proxyless"); n != calls {
 			t.Errorf("provider served %d calls, want %d", n, calls)
 		}
 	})
