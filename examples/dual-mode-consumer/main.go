@@ -56,8 +56,8 @@ type config struct {
 	arg      string
 	quiet    bool
 	service  string // "greeter" or "user"
+	protocol string // the user reference's protocol: "" (dubbo-go's default, tri) or "dubbo"
 	tracing  string // "", "w3c" or "b3"
-	protocol string // the reference's protocol: "" (dubbo-go's default, tri) or "dubbo"
 }
 
 func main() {
@@ -76,8 +76,8 @@ func main() {
 	flag.StringVar(&c.arg, "arg", "dubbomesh", "argument of each Greet call")
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the final summary")
 	flag.StringVar(&c.service, "service", "greeter", "service to call: greeter (IDL, protobuf) or user (non-IDL, hessian2)")
+	flag.StringVar(&c.protocol, "protocol", "", "the user reference's protocol: tri (dubbo-go's default) or dubbo (Dubbo2)")
 	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c, b3, or sw8 (w3c with dubbomesh's SkyWalking propagator, each call arriving with an sw8 header) (empty: off)")
-	flag.StringVar(&c.protocol, "protocol", "", "the reference's protocol: tri (dubbo-go's default) or dubbo (Dubbo2)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "dual-mode-consumer:", err)

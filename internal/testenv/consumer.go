@@ -22,6 +22,12 @@ var consumerBinary, proxylessConsumerBinary once[string]
 type ConsumerConfig struct {
 	Registry string // registry URL (required)
 	Service  string // "greeter" (default, IDL) or "user" (non-IDL, hessian2)
+	// Proxyless builds the consumer with grpc-go's xDS client linked (build
+	// tag proxyless), for DUBBOMESH_PROXYLESS=true in Env.
+	Proxyless bool
+	// Protocol is the user reference's protocol: "" (dubbo-go's default,
+	// tri) or "dubbo" (Dubbo2); Service "user" only.
+	Protocol string
 	Version  string // Greeter version; default 1.0.0
 	Group    string // Greeter group; empty = none
 	Tag      string // dubbo.tag attached to every call; empty = none
@@ -43,12 +49,6 @@ type ConsumerConfig struct {
 	// header of its own); empty: off. The summary then
 	// lists each successful call's trace (ConsumerReport.Traces).
 	Tracing string
-	// Proxyless builds the consumer with grpc-go's xDS client linked (build
-	// tag proxyless), for DUBBOMESH_PROXYLESS=true in Env.
-	Proxyless bool
-	// Protocol is the user reference's protocol: "" (dubbo-go's default,
-	// tri) or "dubbo" (Dubbo2); Service "user" only.
-	Protocol string
 }
 
 // ConsumerReport is one progress or summary line of the consumer.
@@ -127,9 +127,6 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 	if cfg.Group != "" {
 		args = append(args, "-group", cfg.Group)
 	}
-	if cfg.Protocol != "" {
-		args = append(args, "-protocol", cfg.Protocol)
-	}
 	if cfg.Tag != "" {
 		args = append(args, "-tag", cfg.Tag)
 	}
@@ -138,6 +135,9 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 	}
 	if cfg.ConsistentHash {
 		args = append(args, "-consistent-hash")
+	}
+	if cfg.Protocol != "" {
+		args = append(args, "-protocol", cfg.Protocol)
 	}
 	if len(cfg.Args) > 0 {
 		args = append(args, "-args", strings.Join(cfg.Args, ","))
