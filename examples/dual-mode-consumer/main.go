@@ -11,7 +11,9 @@
 // With -service user it
 // calls the non-IDL (hessian2) UserService.GetUser instead, see user.go.
 // With -tracing w3c or b3 it turns on dubbo-go's OpenTelemetry tracing and
-// lists each call's trace in the summary, see tracing.go.
+// lists each call's trace in the summary, see tracing.go; -tracing sw8 is
+// w3c with dubbomesh's SkyWalking propagator composed in, each call
+// arriving with an sw8 header of its own.
 package main
 
 import (
@@ -77,7 +79,7 @@ func main() {
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the final summary")
 	flag.StringVar(&c.service, "service", "greeter", "service to call: greeter (IDL, protobuf) or user (non-IDL, hessian2)")
 	flag.StringVar(&c.protocol, "protocol", "", "the user reference's protocol: tri (dubbo-go's default) or dubbo (Dubbo2)")
-	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c, b3, or sw8 (w3c with dubbomesh's SkyWalking propagator, each call arriving with an sw8 header) (empty: off)")
+	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c or b3 (empty: off)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "dual-mode-consumer:", err)
