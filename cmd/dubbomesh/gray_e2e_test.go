@@ -201,8 +201,7 @@ func TestGrayRelease(t *testing.T) {
 			// The mesh refuses it before any provider (a local reply), so
 			// the adapter falls back to dubbo-go's own direct path, whose
 			// tag router refuses it too. (The router counts the refusals
-			// as mesh failures: its breaker may open and send the later
-			// calls direct at once.)
+			// as "go direct, no penalty": its breaker stays closed.)
 			fallbacks := int64(0)
 			for _, n := range sum.Fallbacks {
 				fallbacks += n
