@@ -16,6 +16,7 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/protocol/result"
 
 	"github.com/dubbomesh/dubbomesh/naming"
+	"github.com/dubbomesh/dubbomesh/router"
 	"github.com/dubbomesh/dubbomesh/triple"
 )
 
@@ -48,6 +49,7 @@ func (*meshCluster) Join(dir directory.Directory) base.Invoker {
 	iface := u.GetParam(constant.InterfaceKey, strings.TrimPrefix(u.Path, "/"))
 	inv := &invoker{
 		dir:     dir,
+		watch:   watchOf(dir.GetURL()),
 		direct:  direct,
 		proc:    p,
 		url:     u,
@@ -58,6 +60,9 @@ func (*meshCluster) Join(dir directory.Directory) base.Invoker {
 		version: u.GetParam(constant.VersionKey, ""),
 		timeout: parseTimeout(u.GetParam(constant.TimeoutKey, "")),
 		serial:  serialization(u),
+	}
+	if inv.watch == nil {
+		p.log.Warn("the reference's directory has no dubbomesh provider watch; its providers are listed on every mesh call", "interface", iface)
 	}
 	p.log.Info("reference joined the mesh router", "interface", iface, "meshHost", inv.host, "directCluster", origName, "serialization", inv.serial, "tracing", inv.trace != nil)
 	return inv
@@ -131,6 +136,7 @@ func parseTimeout(s string) time.Duration {
 // invoker routes each invocation to the mesh or the direct path.
 type invoker struct {
 	dir     directory.Directory
+	watch   *providerWatch // the directory's providers; nil: list dir per call
 	direct  base.Invoker
 	proc    *process
 	url     *common.URL   // the reference's URL
@@ -149,35 +155,78 @@ var _ base.Invoker = (*invoker)(nil)
 
 func (i *invoker) GetURL() *common.URL { return i.direct.GetURL() }
 
-// IsAvailable: the direct path has providers, or the mesh path is in use.
+// IsAvailable: the direct path has providers, or the reference has none
+// in any of its directories (a mesh-only service) and the mesh path is in
+// use. A reference subscribed several ways has one invoker per directory
+// and dubbo-go's zone-aware cluster picks an available one: an empty
+// directory's invoker must not claim the calls while another has
+// providers.
 func (i *invoker) IsAvailable() bool {
-	return i.direct.IsAvailable() || i.proc.router.MeshPercent(i.iface) > 0
+	if i.direct.IsAvailable() {
+		return true
+	}
+	if i.watch != nil && i.watch.ref.load().count > 0 {
+		return false
+	}
+	return i.proc.router.MeshPercent(i.iface) > 0
 }
 
 func (i *invoker) Destroy() { i.direct.Destroy() }
 
-// Invoke implements base.Invoker.
+// providers returns what is known of the reference's providers in all its
+// directories: the watched view, or (without a watch) one derived from
+// listing this directory now.
+func (i *invoker) providers(inv base.Invocation) *providerView {
+	if i.watch != nil {
+		return i.watch.ref.load()
+	}
+	if i.dir == nil {
+		return &providerView{meshable: true}
+	}
+	return newProviderView(i.dir.List(inv), i.url.ServiceKey())
+}
+
+// Invoke implements base.Invoker. A reference whose providers export only
+// Dubbo2 goes direct (router.NotSupported, reason unsupported_protocol:
+// no breaker penalty); one with no provider at all has no direct path, so
+// its calls take the mesh and a failed one says there is nothing to fall
+// back to.
 func (i *invoker) Invoke(ctx context.Context, inv base.Invocation) result.Result {
 	var res result.Result
-	_ = i.proc.router.Call(ctx, i.iface, inv.MethodName(),
+	view := i.providers(inv)
+	direct := func(ctx context.Context) error {
+		res = i.direct.Invoke(ctx, inv)
+		return res.Error()
+	}
+	if view.count == 0 {
+		direct = nil
+	}
+	err := i.proc.router.Call(ctx, i.iface, inv.MethodName(),
 		func(ctx context.Context) error {
-			mesh := meshPath{i}
+			if !view.meshable {
+				return router.NotSupported("unsupported_protocol", errUnsupportedProtocol)
+			}
+			mesh := meshPath{i: i, view: view}
 			if i.trace == nil {
 				res = mesh.Invoke(ctx, inv)
 			} else {
 				res = i.trace.OnResponse(ctx, i.trace.Invoke(ctx, mesh, inv), mesh, inv)
 			}
 			return res.Error()
-		},
-		func(ctx context.Context) error {
-			res = i.direct.Invoke(ctx, inv)
-			return res.Error()
-		})
+		}, direct)
+	if direct == nil && err != nil {
+		// The router's error names the missing direct path (and wraps the
+		// mesh error, if any).
+		res = &result.RPCResult{Err: err}
+	}
 	return res
 }
 
 // meshPath is the mesh path as a dubbo-go invoker, for the trace filter.
-type meshPath struct{ i *invoker }
+type meshPath struct {
+	i    *invoker
+	view *providerView
+}
 
 var _ base.Invoker = meshPath{}
 
@@ -190,7 +239,7 @@ func (meshPath) Destroy()              {}
 
 func (m meshPath) Invoke(ctx context.Context, inv base.Invocation) result.Result {
 	r := &result.RPCResult{}
-	if err := m.i.invokeMesh(ctx, inv); err != nil {
+	if err := m.i.invokeMesh(ctx, inv, m.view); err != nil {
 		r.SetError(err)
 	} else {
 		r.SetResult(inv.Reply())
@@ -202,7 +251,7 @@ func (m meshPath) Invoke(ctx context.Context, inv base.Invocation) result.Result
 // argument as the protobuf request; a non-IDL (hessian2) call carries all
 // its arguments (dubbo-go's invocation holds them in Arguments and the
 // result pointer in Reply).
-func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation) error {
+func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation, view *providerView) error {
 	call := &triple.Call{
 		Host:          i.host,
 		Interface:     i.iface,
@@ -220,7 +269,7 @@ func (i *invoker) invokeMesh(ctx context.Context, inv base.Invocation) error {
 	} else {
 		call.Args = inv.Arguments()
 	}
-	call.HashKey = i.hashKey(inv)
+	call.HashKey = i.hashKey(inv, view)
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, i.timeout)
@@ -290,15 +339,14 @@ func (i *invoker) tagHeaders(h map[string][]string) map[string][]string {
 // hashKey is the call's consistent-hashing key when its loadbalance is
 // consistenthashing, else "". As dubbo-go's clusters do, loadbalance and
 // hash.arguments are read per method from a provider's URL (the
-// providers' parameters merged with the reference's), or from the
-// reference's URL when it sets loadbalance itself or no provider is known.
-func (i *invoker) hashKey(inv base.Invocation) string {
+// providers' parameters merged with the reference's; view.first), or from
+// the reference's URL when it sets loadbalance itself or no provider is
+// known.
+func (i *invoker) hashKey(inv base.Invocation, view *providerView) string {
 	u := i.url
 	method := inv.MethodName()
-	if methodParam(u, method, constant.LoadbalanceKey, "") == "" && i.dir != nil {
-		if providers := i.dir.List(inv); len(providers) > 0 && providers[0].GetURL() != nil {
-			u = providers[0].GetURL()
-		}
+	if methodParam(u, method, constant.LoadbalanceKey, "") == "" && view != nil && view.first != nil {
+		u = view.first
 	}
 	if !strings.EqualFold(methodParam(u, method, constant.LoadbalanceKey, ""), constant.LoadBalanceKeyConsistentHashing) {
 		return ""

@@ -137,7 +137,7 @@ func TestHashKey(t *testing.T) {
 			opts = append(opts, common.WithParamsValue(k, v))
 		}
 		i := &invoker{url: common.NewURLWithOptions(opts...)}
-		if got := i.hashKey(inv); got != tt.want {
+		if got := i.hashKey(inv, nil); got != tt.want {
 			t.Errorf("%s: hash key %q, want %q", tt.name, got, tt.want)
 		}
 	}

@@ -18,16 +18,20 @@ import (
 
 // Environment variables read by LoadEnv.
 const (
-	EnvMode         = "DUBBOMESH_MODE"          // legacy (default), dual or mesh
-	EnvMeshWeight   = "DUBBOMESH_MESH_WEIGHT"   // 0-100, for dual
-	EnvIdempotent   = "DUBBOMESH_IDEMPOTENT"    // comma-separated method names, or *
-	EnvSidecar      = "DUBBOMESH_SIDECAR"       // sidecar outbound address, default 127.0.0.1:15001
-	EnvProxyless    = "DUBBOMESH_PROXYLESS"     // true: xds:///host instead of the sidecar
-	EnvRoutingFile  = "DUBBOMESH_ROUTING_FILE"  // YAML routing file, watched
-	EnvHostTemplate = "DUBBOMESH_HOST_TEMPLATE" // mesh host template, default {interface}.dubbo
-	EnvConfigCenter = "DUBBOMESH_CONFIG_CENTER" // dubbo-go config center URL holding the routing key
-	EnvRoutingGroup = "DUBBOMESH_ROUTING_GROUP" // config-center group, default dubbomesh
-	EnvRoutingKey   = "DUBBOMESH_ROUTING_KEY"   // config-center key, default routing
+	EnvMode       = "DUBBOMESH_MODE"        // legacy (default), dual or mesh
+	EnvMeshWeight = "DUBBOMESH_MESH_WEIGHT" // 0-100, for dual
+	EnvIdempotent = "DUBBOMESH_IDEMPOTENT"  // comma-separated method names, or *
+	EnvSidecar    = "DUBBOMESH_SIDECAR"     // sidecar outbound address, default 127.0.0.1:15001
+	EnvProxyless  = "DUBBOMESH_PROXYLESS"   // true: xds:///host instead of the sidecar
+	// EnvProxylessPort, when set, makes proxyless calls dial
+	// xds:///host:PORT, Istio's listener names (istiod), instead of
+	// dubbomesh's xds:///host.
+	EnvProxylessPort = "DUBBOMESH_PROXYLESS_PORT"
+	EnvRoutingFile   = "DUBBOMESH_ROUTING_FILE"  // YAML routing file, watched
+	EnvHostTemplate  = "DUBBOMESH_HOST_TEMPLATE" // mesh host template, default {interface}.dubbo
+	EnvConfigCenter  = "DUBBOMESH_CONFIG_CENTER" // dubbo-go config center URL holding the routing key
+	EnvRoutingGroup  = "DUBBOMESH_ROUTING_GROUP" // config-center group, default dubbomesh
+	EnvRoutingKey    = "DUBBOMESH_ROUTING_KEY"   // config-center key, default routing
 )
 
 // DefaultSidecar is where the sidecar's outbound listener is expected.
@@ -43,7 +47,7 @@ type Config struct {
 	// Routing is the initial routing (keys default, services, breaker: the
 	// routing file's schema); the routing file replaces it.
 	Routing router.Config `yaml:",inline"`
-	// Target is where mesh calls go (keys sidecar, proxyless).
+	// Target is where mesh calls go (keys sidecar, proxyless, proxylessPort).
 	Target triple.Target `yaml:",inline"`
 	// Hosts names mesh hosts: the `naming:` block, the same type and keys
 	// as dubbomesh's, and it must hold the same values.
@@ -103,6 +107,13 @@ func LoadEnv(c Config, lookup func(string) (string, bool)) (Config, error) {
 			return c, fmt.Errorf("%w: %s=%q: want true or false", ErrInvalidConfig, EnvProxyless, v)
 		}
 		c.Target.Proxyless = b
+	}
+	if v, ok := lookup(EnvProxylessPort); ok && v != "" {
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
+		if err != nil || n == 0 {
+			return c, fmt.Errorf("%w: %s=%q: want a port number from 1 to 65535 (the ServiceEntry's Triple port, 50051 by default)", ErrInvalidConfig, EnvProxylessPort, v)
+		}
+		c.Target.ProxylessPort = uint16(n)
 	}
 	if v, ok := lookup(EnvHostTemplate); ok {
 		c.Hosts.InterfaceTemplate = v

@@ -151,6 +151,17 @@ func (b *breaker) record(failed, probe bool) {
 	}
 }
 
+// release ends a call admitted by allow that tells nothing about the mesh
+// path (FailureUnsupported): a probe's slot is freed, nothing is counted.
+func (b *breaker) release(probe bool) {
+	if !probe {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing--
+}
+
 func (b *breaker) open(now time.Time) {
 	b.openedAt = now
 	b.streak = 0

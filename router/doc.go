@@ -14,6 +14,13 @@
 // traffic goes direct until a cooldown has passed and half-open probes
 // succeed.
 //
+// A call the mesh path cannot carry (a Dubbo2-only service, a payload it
+// cannot encode, no provider of its forced tag in the mesh: NotSupported,
+// or a MeshError that implements Unsupported) goes direct, counted with
+// its reason, and never charges the breaker. A service with no direct
+// provider (Call with a nil direct path) takes the mesh for every call, and
+// a call that would have gone direct fails with ErrNoDirectPath.
+//
 // The package knows nothing of dubbo-go, gRPC or xDS: the adapter supplies
 // the two paths as functions, and the mesh transport's errors tell what
 // happened to the request through the MeshError interface (or NotSent,

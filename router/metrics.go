@@ -19,11 +19,11 @@ func newMetrics() *metrics {
 		}, []string{"service", "path"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dubbomesh_router_fallbacks_total",
-			Help: "Calls sent direct instead of through the mesh, by reason (breaker_open, or the mesh failure).",
+			Help: "Calls sent direct instead of through the mesh, by reason (breaker_open, unsupported_protocol, or the mesh failure).",
 		}, []string{"service", "reason"}),
 		meshErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dubbomesh_router_mesh_errors_total",
-			Help: "Mesh-path failures returned to the caller because retrying could run the call twice.",
+			Help: "Mesh-path failures returned to the caller, by reason: retrying could run the call twice, or the service has no direct provider to fall back to.",
 		}, []string{"service", "reason"}),
 		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "dubbomesh_router_breaker_state",

@@ -11,6 +11,11 @@ const (
 	FailureApplication                // the provider answered with an error: not the mesh's fault
 	FailureMesh                       // the mesh path failed; the provider may have run the call
 	FailureNotSent                    // the mesh path failed before the request reached any provider
+	// FailureUnsupported: the mesh path cannot carry this call at all (a
+	// Dubbo2-only service, a payload it cannot encode, no provider of the
+	// call's forced tag in the mesh). The request was not sent; the call
+	// goes direct and the breaker is not charged: the mesh is not broken.
+	FailureUnsupported
 )
 
 // MeshError is what an error of a mesh transport implements to tell the
@@ -36,21 +41,35 @@ type MeshError interface {
 	Reason() string
 }
 
-// meshError is the router's own MeshError, made by NotSent, MeshFailed and
-// Application.
+// Unsupported is implemented by a MeshError that can say the mesh path
+// cannot carry the call at all (see FailureUnsupported); Classify then
+// returns FailureUnsupported when Unsupported reports true. The method must
+// be cheap and safe for concurrent use.
+type Unsupported interface {
+	Unsupported() bool
+}
+
+// meshError is the router's own MeshError, made by NotSent, MeshFailed,
+// Application and NotSupported.
 type meshError struct {
 	kind   Failure
 	reason string
 	err    error
 }
 
-var _ MeshError = (*meshError)(nil)
+var (
+	_ MeshError   = (*meshError)(nil)
+	_ Unsupported = (*meshError)(nil)
+)
 
 func (e *meshError) Error() string          { return e.err.Error() }
 func (e *meshError) Unwrap() error          { return e.err }
 func (e *meshError) ProviderAnswered() bool { return e.kind == FailureApplication }
-func (e *meshError) ReachedProvider() bool  { return e.kind != FailureNotSent }
-func (e *meshError) Reason() string         { return e.reason }
+func (e *meshError) ReachedProvider() bool {
+	return e.kind != FailureNotSent && e.kind != FailureUnsupported
+}
+func (e *meshError) Reason() string    { return e.reason }
+func (e *meshError) Unsupported() bool { return e.kind == FailureUnsupported }
 
 // NotSent marks err as a mesh failure that provably did not reach a
 // provider (connection refused, REFUSED_STREAM, UNAVAILABLE before response
@@ -64,6 +83,13 @@ func NotSent(reason string, err error) error {
 // run the call.
 func MeshFailed(reason string, err error) error {
 	return &meshError{kind: FailureMesh, reason: reason, err: err}
+}
+
+// NotSupported marks err as a call the mesh path cannot carry (see
+// FailureUnsupported): it goes direct with no breaker penalty; reason
+// becomes a metric label (e.g. "unsupported_protocol").
+func NotSupported(reason string, err error) error {
+	return &meshError{kind: FailureUnsupported, reason: reason, err: err}
 }
 
 // Application marks err as the provider's own answer.
@@ -86,6 +112,9 @@ func Classify(err error) (Failure, string) {
 		if me, ok = asMeshError(err); !ok {
 			return FailureMesh, "unclassified"
 		}
+	}
+	if u, ok := me.(Unsupported); ok && u.Unsupported() {
+		return FailureUnsupported, me.Reason()
 	}
 	switch {
 	case me.ProviderAnswered():

@@ -2,6 +2,8 @@ package router
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -161,29 +163,65 @@ func (r *Router) MeshPercent(service string) int {
 // BreakerState returns the state of service's breaker.
 func (r *Router) BreakerState(service string) State { return r.entry(service).breaker.State() }
 
+// ErrNoDirectPath is wrapped by the error of a call that had to go direct
+// (legacy mode, an open breaker, or a fallback) when there is no direct
+// path: the service has no provider in the registry (it lives only in the
+// mesh).
+var ErrNoDirectPath = errors.New("router: no direct provider")
+
 // Call runs one call of method on service: on the mesh path or the direct
 // path as Pick and the breaker decide. A failed mesh attempt is retried on
 // the direct path when the error proves the request was not sent (see
 // NotSent) or when the method is configured idempotent; otherwise the mesh
-// error is returned, so a call is never executed twice.
+// error is returned, so a call is never executed twice. A call the mesh
+// cannot carry (NotSupported) goes direct without charging the breaker.
+//
+// A nil direct means the service has no direct provider (a mesh-only
+// service): every call whose service has a mesh share above 0 takes the
+// mesh path; a failed mesh call (other than the provider's own error)
+// returns an error saying there is no direct provider to fall back to,
+// wrapping ErrNoDirectPath and the mesh error; and a call that would have
+// gone direct (legacy mode, an open breaker) fails with ErrNoDirectPath.
 func (r *Router) Call(ctx context.Context, service, method string, mesh, direct func(context.Context) error) error {
 	e := r.entry(service)
-	if r.Pick(service) == PathDirect {
+	if direct == nil {
+		if r.MeshPercent(service) <= 0 {
+			return fmt.Errorf("%w: %s has no mesh share (mode legacy, or meshWeight 0)", ErrNoDirectPath, service)
+		}
+	} else if r.Pick(service) == PathDirect {
 		e.direct.Inc()
 		return direct(ctx)
 	}
 	ok, probe := e.breaker.allow()
 	if !ok {
-		e.direct.Inc()
+		if direct == nil {
+			r.metrics.meshErrors.WithLabelValues(service, "breaker_open").Inc()
+			return fmt.Errorf("%w: the mesh circuit breaker of %s is open", ErrNoDirectPath, service)
+		}
 		r.metrics.fallbacks.WithLabelValues(service, "breaker_open").Inc()
+		e.direct.Inc()
+		return direct(ctx)
+	}
+	err := mesh(ctx)
+	kind, reason := Classify(err)
+	if kind == FailureUnsupported {
+		e.breaker.release(probe)
+		if direct == nil {
+			r.metrics.meshErrors.WithLabelValues(service, reason).Inc()
+			return &noDirectError{service: service, mesh: err}
+		}
+		r.metrics.fallbacks.WithLabelValues(service, reason).Inc()
+		e.direct.Inc()
 		return direct(ctx)
 	}
 	e.mesh.Inc()
-	err := mesh(ctx)
-	kind, reason := Classify(err)
 	e.breaker.record(kind != FailureNone && kind != FailureApplication, probe)
 	if kind == FailureNone || kind == FailureApplication {
 		return err
+	}
+	if direct == nil {
+		r.metrics.meshErrors.WithLabelValues(service, reason).Inc()
+		return &noDirectError{service: service, mesh: err}
 	}
 	if kind == FailureNotSent || r.table.Load().service(service).idempotent(method) {
 		if ctx.Err() != nil {
@@ -199,3 +237,18 @@ func (r *Router) Call(ctx context.Context, service, method string, mesh, direct 
 	r.metrics.meshErrors.WithLabelValues(service, reason).Inc()
 	return err
 }
+
+// noDirectError is a failed mesh call that would have been retried direct
+// but for a missing direct path. It wraps both ErrNoDirectPath and the mesh
+// error, so the mesh error's classification (and gRPC status) stays
+// reachable with errors.As.
+type noDirectError struct {
+	service string
+	mesh    error
+}
+
+func (e *noDirectError) Error() string {
+	return fmt.Sprintf("router: mesh call of %s failed and there is no direct provider to fall back to: %v", e.service, e.mesh)
+}
+
+func (e *noDirectError) Unwrap() []error { return []error{ErrNoDirectPath, e.mesh} }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -42,6 +44,21 @@ type Target struct {
 	// that import it (package adapter/proxyless, or google.golang.org/grpc/xds):
 	// without it calls fail with ErrNoXDSResolver.
 	Proxyless bool `yaml:"proxyless"`
+	// ProxylessPort, when set, names the xDS listener host:port, as istiod
+	// does (a client of istiod dials xds:///host:port, the port being the
+	// ServiceEntry's Triple service port, dubbomesh's istio.ports.triple,
+	// 50051 by default); 0: xds:///host, as dubbomesh's own xDS server
+	// names them. Only with Proxyless.
+	ProxylessPort uint16 `yaml:"proxylessPort"`
+}
+
+// ProxylessTarget is the gRPC target a proxyless call to host dials:
+// xds:///host, or xds:///host:port with ProxylessPort.
+func (t Target) ProxylessTarget(host string) string {
+	if t.ProxylessPort == 0 {
+		return "xds:///" + host
+	}
+	return "xds:///" + net.JoinHostPort(host, strconv.Itoa(int(t.ProxylessPort)))
 }
 
 // Pool holds one client connection per mesh host, shared by every
@@ -87,7 +104,7 @@ func (p *Pool) Conn(host string) (*grpc.ClientConn, error) {
 	if p.target.Proxyless && !XDSResolverLinked() {
 		return nil, ErrNoXDSResolver
 	}
-	target := "xds:///" + host
+	target := p.target.ProxylessTarget(host)
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	if !p.target.Proxyless {
 		target = "passthrough:///" + p.target.Sidecar
@@ -150,7 +167,7 @@ type Call struct {
 func (p *Pool) Invoke(ctx context.Context, c *Call) error {
 	req, reply, opts, err := payload(c)
 	if err != nil {
-		return newError(OutcomeNotSent, "unsupported_payload", err)
+		return newError(OutcomeUnsupported, "unsupported_payload", err)
 	}
 	cc, err := p.Conn(c.Host)
 	if err != nil {
@@ -210,21 +227,24 @@ func outgoing(ctx context.Context) metadata.MD {
 }
 
 // Envoy local replies that mean the request never left the sidecar.
-var localReplies = []struct{ text, reason string }{
-	{"no healthy upstream", "no_healthy_upstream"},
-	{"reset reason: connection failure", "upstream_connect_failure"},
-	{"reset reason: remote connection failure", "upstream_connect_failure"},
-	{"reset reason: local connection failure", "upstream_connect_failure"},
-	{"delayed connect error", "upstream_connect_failure"},
-	{"reset reason: overflow", "upstream_overflow"},
-	{"404 (Not Found)", "no_route"},
-	{"cluster not found", "no_route"},
+var localReplies = []struct {
+	text, reason string
+	outcome      Outcome
+}{
+	{"no healthy upstream", "no_healthy_upstream", OutcomeNotSent},
+	{"reset reason: connection failure", "upstream_connect_failure", OutcomeNotSent},
+	{"reset reason: remote connection failure", "upstream_connect_failure", OutcomeNotSent},
+	{"reset reason: local connection failure", "upstream_connect_failure", OutcomeNotSent},
+	{"delayed connect error", "upstream_connect_failure", OutcomeNotSent},
+	{"reset reason: overflow", "upstream_overflow", OutcomeNotSent},
+	{"404 (Not Found)", "no_route", OutcomeNotSent},
+	{"cluster not found", "no_route", OutcomeNotSent},
 	// dubbomesh's routes: no provider of the call's group, version or
 	// forced tag (a direct response in Envoy; grpc-go, which has none,
 	// fails the call on the route's action).
-	{"dubbomesh: no ", "no_provider"},
-	{"matched route does not have a supported route action type", "no_provider"},
-	{"no matched route was found", "no_route"},
+	{"dubbomesh: no ", "no_provider", OutcomeUnsupported},
+	{"matched route does not have a supported route action type", "no_provider", OutcomeUnsupported},
+	{"no matched route was found", "no_route", OutcomeNotSent},
 }
 
 // Transport failures, without response headers, that happen before a
@@ -258,7 +278,7 @@ func Classify(err error, header metadata.MD) error {
 	msg := st.Message()
 	for _, lr := range localReplies {
 		if strings.Contains(msg, lr.text) {
-			return newError(OutcomeNotSent, lr.reason, err)
+			return newError(lr.outcome, lr.reason, err)
 		}
 	}
 	switch st.Code() {

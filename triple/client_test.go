@@ -30,6 +30,8 @@ func TestClassify(t *testing.T) {
 		{"envoy no healthy upstream", status.Error(codes.Unavailable, "no healthy upstream"), headers, router.FailureNotSent, "no_healthy_upstream"},
 		{"envoy connect failure", status.Error(codes.Unavailable, "upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: delayed connect error: 111"), headers, router.FailureNotSent, "upstream_connect_failure"},
 		{"envoy no route", status.Error(codes.Unimplemented, "unexpected HTTP status code received from server: 404 (Not Found)"), headers, router.FailureNotSent, "no_route"},
+		{"envoy: no provider of the forced tag", status.Error(codes.Unavailable, "dubbomesh: no provider of the forced tag gray"), headers, router.FailureUnsupported, "no_provider"},
+		{"grpc-go: no provider", status.Error(codes.Unavailable, "matched route does not have a supported route action type"), nil, router.FailureUnsupported, "no_provider"},
 		{"sidecar died mid-call", status.Error(codes.Unavailable, "error reading from server: EOF"), nil, router.FailureMesh, "unavailable_no_headers"},
 		{"upstream reset after headers", status.Error(codes.Unavailable, "upstream reset: reset reason: connection termination"), headers, router.FailureMesh, "unavailable"},
 		{"deadline", status.Error(codes.DeadlineExceeded, "context deadline exceeded"), nil, router.FailureMesh, "deadline_exceeded"},

@@ -14,13 +14,18 @@ const (
 	OutcomeNotSent
 	// OutcomeAnswered: the provider answered with an error of its own.
 	OutcomeAnswered
+	// OutcomeUnsupported: the mesh path cannot carry the call (a payload
+	// it cannot encode, no provider of the call's version, group or forced
+	// tag in the mesh); the request was not sent. The router sends it
+	// direct without charging its breaker (router.Unsupported).
+	OutcomeUnsupported
 )
 
 // Error is the error of a failed mesh call: it wraps the gRPC status (or
 // other) error and says whether the request reached a provider. It
 // satisfies router.MeshError (ProviderAnswered, ReachedProvider, Reason),
-// which is how the router decides on fallback and the breaker, without this
-// package importing the router.
+// and router.Unsupported, which is how the router decides on fallback and
+// the breaker, without this package importing the router.
 type Error struct {
 	outcome Outcome
 	reason  string
@@ -45,7 +50,13 @@ func (e *Error) ProviderAnswered() bool { return e.outcome == OutcomeAnswered }
 
 // ReachedProvider reports whether the request may have reached a provider;
 // false only when it provably did not.
-func (e *Error) ReachedProvider() bool { return e.outcome != OutcomeNotSent }
+func (e *Error) ReachedProvider() bool {
+	return e.outcome != OutcomeNotSent && e.outcome != OutcomeUnsupported
+}
+
+// Unsupported reports that the mesh path cannot carry the call at all: it
+// says nothing about the mesh's health.
+func (e *Error) Unsupported() bool { return e.outcome == OutcomeUnsupported }
 
 // Reason is a short constant naming the failure (a metric label), e.g.
 // "sidecar_unreachable", "no_healthy_upstream", "application".

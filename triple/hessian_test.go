@@ -154,8 +154,8 @@ func TestPayloadUnsupported(t *testing.T) {
 			// No connection is made: the pool has no sidecar.
 			err := NewPool(Target{Sidecar: "127.0.0.1:1"}).Invoke(t.Context(), &tt.call)
 			kind, reason := router.Classify(err)
-			if kind != router.FailureNotSent || reason != "unsupported_payload" || !errors.Is(err, ErrUnsupportedPayload) {
-				t.Errorf("Invoke = %v (%v %q), want not sent, unsupported_payload", err, kind, reason)
+			if kind != router.FailureUnsupported || reason != "unsupported_payload" || !errors.Is(err, ErrUnsupportedPayload) {
+				t.Errorf("Invoke = %v (%v %q), want unsupported, unsupported_payload", err, kind, reason)
 			}
 		})
 	}

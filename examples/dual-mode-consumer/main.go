@@ -11,7 +11,9 @@
 // With -service user it
 // calls the non-IDL (hessian2) UserService.GetUser instead, see user.go.
 // With -tracing w3c or b3 it turns on dubbo-go's OpenTelemetry tracing and
-// lists each call's trace in the summary, see tracing.go.
+// lists each call's trace in the summary, see tracing.go; -tracing sw8 is
+// w3c with dubbomesh's SkyWalking propagator composed in, each call
+// arriving with an sw8 header of its own.
 package main
 
 import (
@@ -56,6 +58,7 @@ type config struct {
 	arg      string
 	quiet    bool
 	service  string // "greeter" or "user"
+	protocol string // the user reference's protocol: "" (dubbo-go's default, tri) or "dubbo"
 	tracing  string // "", "w3c" or "b3"
 }
 
@@ -75,6 +78,7 @@ func main() {
 	flag.StringVar(&c.arg, "arg", "dubbomesh", "argument of each Greet call")
 	flag.BoolVar(&c.quiet, "quiet", false, "print only the final summary")
 	flag.StringVar(&c.service, "service", "greeter", "service to call: greeter (IDL, protobuf) or user (non-IDL, hessian2)")
+	flag.StringVar(&c.protocol, "protocol", "", "the user reference's protocol: tri (dubbo-go's default) or dubbo (Dubbo2)")
 	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c or b3 (empty: off)")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -181,8 +185,9 @@ func run(c config) error {
 		arg := args[n%len(args)]
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var root trace.Span
+		var swTraceID string
 		if tr != nil {
-			cctx, root = tr.start(cctx)
+			cctx, root, swTraceID = tr.start(cctx, n)
 		}
 		from, err := call(cctx, arg)
 		if root != nil {
@@ -208,7 +213,7 @@ func run(c config) error {
 		}
 		if root != nil {
 			sc := root.SpanContext()
-			traces = append(traces, Trace{TraceID: sc.TraceID().String(), RootID: sc.SpanID().String()})
+			traces = append(traces, Trace{TraceID: sc.TraceID().String(), RootID: sc.SpanID().String(), SW8TraceID: swTraceID})
 		}
 	}
 

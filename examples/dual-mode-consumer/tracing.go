@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"dubbo.apache.org/dubbo-go/v3"
@@ -19,8 +20,11 @@ import (
 	_ "dubbo.apache.org/dubbo-go/v3/filter/otel/trace" // the otelClientTrace filter
 	dubbotrace "dubbo.apache.org/dubbo-go/v3/otel/trace"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dubbomesh/dubbomesh/adapter/sw8"
 )
 
 // recorderExporter is the name of the trace exporter that keeps the
@@ -30,7 +34,10 @@ const recorderExporter = "dubbomesh-recorder"
 // Trace is one traced call in the summary.
 type Trace struct {
 	TraceID string `json:"traceId"` // the consumer's root span's trace id
-	RootID  string `json:"rootId"`  // the consumer's root span id
+	// SW8TraceID is, with -tracing sw8, the SkyWalking trace id of the sw8
+	// header the call arrived with (its root span continues that trace).
+	SW8TraceID string `json:"sw8TraceId,omitempty"`
+	RootID     string `json:"rootId"` // the consumer's root span id
 	// ClientSpans are the span ids of the client spans dubbo-go's
 	// otelClientTrace filter recorded in this trace (one per attempt).
 	ClientSpans []string `json:"clientSpans"`
@@ -38,6 +45,7 @@ type Trace struct {
 
 // tracing is the consumer's tracing: nil when -tracing is empty.
 type tracing struct {
+	sw8      bool // each call arrives with an sw8 header (-tracing sw8)
 	tracer   trace.Tracer
 	recorder *spanRecorder
 
@@ -52,11 +60,19 @@ func tracingOption(propagator string) (dubbo.InstanceOption, *tracing, error) {
 	switch propagator {
 	case "":
 		return nil, nil, nil
-	case "w3c", "b3":
+	case "w3c", "b3", "sw8":
 	default:
-		return nil, nil, fmt.Errorf("-tracing %q: want w3c or b3 (or empty for no tracing)", propagator)
+		return nil, nil, fmt.Errorf("-tracing %q: want w3c, b3 or sw8 (or empty for no tracing)", propagator)
+	}
+	// sw8: dubbo-go's W3C settings with dubbomesh's SkyWalking
+	// propagator composed in front, and every call arriving with an sw8
+	// header of its own (see start).
+	sw8Mode := propagator == "sw8"
+	if sw8Mode {
+		propagator = "w3c"
 	}
 	t := &tracing{
+		sw8: sw8Mode,
 		// The global tracer follows the provider dubbo-go sets later.
 		tracer:   otel.Tracer("dual-mode-consumer"),
 		recorder: &spanRecorder{spans: map[string][]string{}},
@@ -76,6 +92,9 @@ func tracingOption(propagator string) (dubbo.InstanceOption, *tracing, error) {
 		if err != nil {
 			return nil, err
 		}
+		if sw8Mode {
+			prop = propagation.NewCompositeTextMapPropagator(sw8.Propagator{Service: "greeter-consumer"}, prop)
+		}
 		t.provider = tp
 		return &dubbotrace.DefaultExporter{TracerProvider: tp, Propagator: prop}, nil
 	})
@@ -89,8 +108,18 @@ func tracingOption(propagator string) (dubbo.InstanceOption, *tracing, error) {
 }
 
 // start begins a call's root span with the tracer provider dubbo-go set.
-func (t *tracing) start(ctx context.Context) (context.Context, trace.Span) {
-	return t.tracer.Start(ctx, "call", trace.WithSpanKind(trace.SpanKindInternal))
+// With -tracing sw8 the call first arrives from a SkyWalking-traced
+// upstream: an sw8 header with a Java agent's kind of trace id, unique per
+// call n, which the span continues; swTraceID is that id.
+func (t *tracing) start(ctx context.Context, n int) (_ context.Context, _ trace.Span, swTraceID string) {
+	if t.sw8 {
+		swTraceID = fmt.Sprintf("%032x.%d.%d", n+1, os.Getpid(), 17000000000000000+n)
+		in := sw8.Header{Sampled: true, TraceID: swTraceID, SegmentID: swTraceID + ".seg", SpanID: 1,
+			ParentService: "upstream", ParentInstance: "upstream-1", ParentEndpoint: "/order", Peer: "127.0.0.1:8080"}
+		ctx = sw8.Propagator{}.Extract(ctx, propagation.MapCarrier{sw8.HeaderName: in.String()})
+	}
+	ctx, span := t.tracer.Start(ctx, "call", trace.WithSpanKind(trace.SpanKindInternal))
+	return ctx, span, swTraceID
 }
 
 // traces flushes the recorded spans and completes roots with the client

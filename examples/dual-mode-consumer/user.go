@@ -33,11 +33,15 @@ func dialUser(cli *client.Client, c config) (func(context.Context, string) (stri
 	// Dial, dubbo-go v3.3.2 falls back to its legacy "dubbo3" client, which
 	// sends application/grpc+hessian2 and drops the arguments of this call
 	// (the provider answers "expected 2 params, got 0 args").
+	opts := []client.ReferenceOption{client.WithSerialization(constant.Hessian2Serialization),
+		client.WithVersion(c.version), client.WithRequestTimeout(3 * time.Second)}
+	if c.protocol != "" {
+		opts = append(opts, client.WithProtocol(c.protocol))
+	}
 	conn, err := cli.DialWithInfo(userService, &client.ClientInfo{
 		InterfaceName: userService,
 		MethodNames:   []string{"GetUser"},
-	}, client.WithSerialization(constant.Hessian2Serialization),
-		client.WithVersion(c.version), client.WithRequestTimeout(3*time.Second))
+	}, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,13 @@ import (
 	"dubbo.apache.org/dubbo-go/v3/server"
 )
 
+// Protocols accepted by -protocol.
+const (
+	ProtocolTriple = "tri"   // Triple only (the default)
+	ProtocolDubbo  = "dubbo" // Dubbo2 only: the mesh path cannot reach it
+	ProtocolBoth   = "both"  // Triple on -port and Dubbo2 on -dubbo-port
+)
+
 // Registration modes accepted by -register.
 const (
 	RegisterApplication = "application" // dubbo-go v3.3 default: /services/{app}/...
@@ -50,7 +57,9 @@ type Config struct {
 	Registry     string        // registry URL, e.g. zookeeper://127.0.0.1:2181 or nacos://127.0.0.1:8848
 	App          string        // Dubbo application name
 	Host         string        // address to bind the Triple port to
-	Port         int           // Triple port (0 = pick a free one)
+	Port         int           // Triple port, or with -protocol dubbo the Dubbo2 port (0 = pick a free one)
+	Protocol     string        // ProtocolTriple, ProtocolDubbo or ProtocolBoth
+	DubboPort    int           // Dubbo2 port with ProtocolBoth (0 = pick a free one)
 	Register     string        // RegisterApplication, RegisterInterface or RegisterAll
 	Version      string        // service version (empty = none)
 	Group        string        // service group (empty = none)
@@ -88,6 +97,14 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("-register %q: want %s, %s or %s", c.Register, RegisterApplication, RegisterInterface, RegisterAll)
 	}
+	switch c.Protocol {
+	case ProtocolTriple, ProtocolDubbo, ProtocolBoth:
+	default:
+		return fmt.Errorf("-protocol %q: want %s, %s or %s", c.Protocol, ProtocolTriple, ProtocolDubbo, ProtocolBoth)
+	}
+	if c.DubboPort < 0 || c.DubboPort > 65535 || (c.DubboPort != 0 && c.Protocol != ProtocolBoth) {
+		return fmt.Errorf("-dubbo-port %d: want 0 to 65535, and only with -protocol %s", c.DubboPort, ProtocolBoth)
+	}
 	switch c.Metadata {
 	case "local", "remote":
 	default:
@@ -119,7 +136,9 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&c.Registry, "registry", "", "registry URL, e.g. zookeeper://127.0.0.1:2181 or nacos://127.0.0.1:8848; several separated by ';' (required)")
 	fs.StringVar(&c.App, "app", "greeter-provider", "Dubbo application name")
 	fs.StringVar(&c.Host, "host", "127.0.0.1", "address to bind the Triple port to")
-	fs.IntVar(&c.Port, "port", 0, "Triple port (0 = a free port)")
+	fs.IntVar(&c.Port, "port", 0, "Triple port, or with -protocol dubbo the Dubbo2 port (0 = a free port)")
+	fs.StringVar(&c.Protocol, "protocol", ProtocolTriple, "protocols to export every service on: tri, dubbo (Dubbo2 only) or both (Triple on -port, Dubbo2 on -dubbo-port)")
+	fs.IntVar(&c.DubboPort, "dubbo-port", 0, "Dubbo2 port with -protocol both (0 = a free port)")
 	fs.StringVar(&c.Register, "register", RegisterApplication, "registration: application, interface or all")
 	fs.StringVar(&c.Version, "version", "", "service version")
 	fs.StringVar(&c.Group, "group", "", "service group")
@@ -185,12 +204,35 @@ func run(cfg Config, out io.Writer, log *slog.Logger) error {
 		}
 		insOpts = append(insOpts, dubbo.WithRegistry(regOpts...))
 	}
+	if cfg.Protocol == ProtocolBoth && cfg.DubboPort == 0 {
+		p, err := freePort(cfg.Host)
+		if err != nil {
+			return err
+		}
+		cfg.DubboPort = p
+	}
+	switch cfg.Protocol {
+	case ProtocolTriple:
+		insOpts = append(insOpts, dubbo.WithProtocol(protocol.WithID("tri"), protocol.WithTriple(), protocol.WithIp(cfg.Host), protocol.WithPort(cfg.Port)))
+	case ProtocolDubbo:
+		insOpts = append(insOpts, dubbo.WithProtocol(protocol.WithID("dubbo"), protocol.WithDubbo(), protocol.WithIp(cfg.Host), protocol.WithPort(cfg.Port)))
+	case ProtocolBoth:
+		// Every service is exported on every protocol.
+		insOpts = append(insOpts,
+			dubbo.WithProtocol(protocol.WithID("tri"), protocol.WithTriple(), protocol.WithIp(cfg.Host), protocol.WithPort(cfg.Port)),
+			dubbo.WithProtocol(protocol.WithID("dubbo"), protocol.WithDubbo(), protocol.WithIp(cfg.Host), protocol.WithPort(cfg.DubboPort)))
+	}
+	if cfg.Protocol != ProtocolTriple {
+		// dubbo-go v3.3.2 exports the MetadataService on the port of the
+		// protocol with id "dubbo" unless told otherwise, in a server of
+		// its own: the second bind of that port panics.
+		p, err := freePort(cfg.Host)
+		if err != nil {
+			return err
+		}
+		insOpts = append(insOpts, dubbo.WithMetadataServicePort(p))
+	}
 	insOpts = append(insOpts,
-		dubbo.WithProtocol(
-			protocol.WithTriple(),
-			protocol.WithIp(cfg.Host),
-			protocol.WithPort(cfg.Port),
-		),
 		dubbo.WithShutdown(
 			graceful_shutdown.WithoutInternalSignal(),
 			graceful_shutdown.WithConsumerUpdateWaitTime(cfg.ShutdownWait),

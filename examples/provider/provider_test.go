@@ -17,7 +17,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
-	valid := Config{Registry: "zookeeper://127.0.0.1:2181", App: "a", Register: RegisterAll, Metadata: "local", ReadyTimeout: time.Second}
+	valid := Config{Registry: "zookeeper://127.0.0.1:2181", App: "a", Register: RegisterAll, Protocol: ProtocolTriple, Metadata: "local", ReadyTimeout: time.Second}
 	tests := []struct {
 		name    string
 		mutate  func(*Config)
@@ -35,6 +35,10 @@ func TestConfigValidate(t *testing.T) {
 		{"bad port", func(c *Config) { c.Port = 70000 }, "-port"},
 		{"negative weight", func(c *Config) { c.Weight = -1 }, "-weight"},
 		{"no app", func(c *Config) { c.App = "" }, "-app"},
+		{"dubbo2 only", func(c *Config) { c.Protocol = ProtocolDubbo }, ""},
+		{"both with a dubbo port", func(c *Config) { c.Protocol, c.DubboPort = ProtocolBoth, 20880 }, ""},
+		{"bad protocol", func(c *Config) { c.Protocol = "grpc" }, "-protocol"},
+		{"dubbo port without both", func(c *Config) { c.DubboPort = 20880 }, "-dubbo-port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,13 +15,19 @@ import (
 
 const consumerPackage = "github.com/dubbomesh/dubbomesh/examples/dual-mode-consumer"
 
-var consumerBinary once[string]
+var consumerBinary, proxylessConsumerBinary once[string]
 
 // ConsumerConfig configures one examples/dual-mode-consumer process: a real
 // dubbo-go consumer with dubbomesh's adapter imported.
 type ConsumerConfig struct {
 	Registry string // registry URL (required)
 	Service  string // "greeter" (default, IDL) or "user" (non-IDL, hessian2)
+	// Proxyless builds the consumer with grpc-go's xDS client linked (build
+	// tag proxyless), for DUBBOMESH_PROXYLESS=true in Env.
+	Proxyless bool
+	// Protocol is the user reference's protocol: "" (dubbo-go's default,
+	// tri) or "dubbo" (Dubbo2); Service "user" only.
+	Protocol string
 	Version  string // Greeter version; default 1.0.0
 	Group    string // Greeter group; empty = none
 	Tag      string // dubbo.tag attached to every call; empty = none
@@ -38,7 +44,9 @@ type ConsumerConfig struct {
 	Arg      string            // Greet argument; default "dubbomesh"
 	Env      map[string]string // DUBBOMESH_* routing variables
 	// Tracing turns on dubbo-go's OpenTelemetry tracing in the consumer
-	// with this propagator, "w3c" or "b3"; empty: off. The summary then
+	// with this propagator, "w3c" or "b3", or "sw8" (w3c with dubbomesh's
+	// SkyWalking propagator composed in, each call arriving with an sw8
+	// header of its own); empty: off. The summary then
 	// lists each successful call's trace (ConsumerReport.Traces).
 	Tracing string
 }
@@ -61,7 +69,10 @@ type ConsumerReport struct {
 // ConsumerTrace is one successful traced call of the consumer.
 type ConsumerTrace struct {
 	TraceID string `json:"traceId"` // the consumer's root span's trace id (32 hex digits)
-	RootID  string `json:"rootId"`  // the consumer's root span id (16 hex digits)
+	// SW8TraceID is, with Tracing "sw8", the SkyWalking trace id of the
+	// sw8 header the call arrived with.
+	SW8TraceID string `json:"sw8TraceId"`
+	RootID     string `json:"rootId"` // the consumer's root span id (16 hex digits)
 	// ClientSpans are the ids of the client spans dubbo-go's otel filter
 	// recorded in the trace, one per attempt.
 	ClientSpans []string `json:"clientSpans"`
@@ -76,7 +87,11 @@ type Consumer struct {
 // test ends if still running.
 func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 	t.Helper()
-	bin, err := consumerBinary.do(func() (string, error) { return buildExample(consumerPackage, "dual-mode-consumer") })
+	build, name, flags := &consumerBinary, "dual-mode-consumer", []string(nil)
+	if cfg.Proxyless {
+		build, name, flags = &proxylessConsumerBinary, "dual-mode-consumer-proxyless", []string{"-tags", "proxyless"}
+	}
+	bin, err := build.do(func() (string, error) { return buildExample(consumerPackage, name, flags...) })
 	if err != nil {
 		t.Fatalf("testenv: build consumer: %v", err)
 	}
@@ -120,6 +135,9 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 	}
 	if cfg.ConsistentHash {
 		args = append(args, "-consistent-hash")
+	}
+	if cfg.Protocol != "" {
+		args = append(args, "-protocol", cfg.Protocol)
 	}
 	if len(cfg.Args) > 0 {
 		args = append(args, "-args", strings.Join(cfg.Args, ","))

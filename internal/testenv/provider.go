@@ -31,7 +31,11 @@ const (
 type ProviderConfig struct {
 	Registry    string // registry URL, e.g. "zookeeper://127.0.0.1:2181" (required)
 	Application string // Dubbo application name; default "greeter-provider"
-	Port        int    // Triple port; 0 = FreePort
+	Port        int    // Triple port (with Protocol "dubbo" the Dubbo2 port); 0 = FreePort
+	// Protocol is what the services are exported on: "tri" (the default),
+	// "dubbo" (Dubbo2 only) or "both" (Triple on Port, Dubbo2 on a free
+	// port).
+	Protocol string
 	// Register is "application" (the default, as dubbo-go v3.3's),
 	// "interface" or "all" (both).
 	Register string
@@ -79,10 +83,11 @@ func buildProvider() (string, error) {
 }
 
 // buildExample builds a package of this module into the user's cache, not
-// the test's temporary directory, so later tests of the binary reuse it.
+// the test's temporary directory, so later tests of the binary reuse it;
+// buildFlags go to go build (e.g. -tags).
 // Several test binaries may build at once, so each writes its own file and
 // renames it.
-func buildExample(pkg, name string) (string, error) {
+func buildExample(pkg, name string, buildFlags ...string) (string, error) {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok {
 		return "", errors.New("cannot locate the module source")
@@ -105,7 +110,7 @@ func buildExample(pkg, name string) (string, error) {
 	}
 	bin := filepath.Join(dir, name)
 	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
-	cmd := exec.Command(goBin, "build", "-o", tmp, pkg)
+	cmd := exec.Command(goBin, append(append([]string{"build"}, buildFlags...), "-o", tmp, pkg)...)
 	cmd.Dir = moduleDir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
@@ -175,6 +180,9 @@ func (p *Provider) start(bin, logPath string) error {
 		"-loadbalance", c.LoadBalance,
 		"-weight", strconv.Itoa(c.Weight),
 		"-metadata", c.Metadata,
+	}
+	if c.Protocol != "" {
+		args = append(args, "-protocol", c.Protocol)
 	}
 	if c.TraceCalls {
 		args = append(args, "-trace-calls")
