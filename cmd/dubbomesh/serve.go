@@ -109,15 +109,8 @@ func serve(ctx context.Context, cfg config.Config) error {
 	for i, s := range sources {
 		names[i] = s.Name()
 	}
-	staleTTL := cfg.Model.StaleTTL
-	switch {
-	case staleTTL == 0:
-		staleTTL = registry.DefaultStaleTTL
-	case staleTTL < 0:
-		staleTTL = 0 // never expire
-	}
-	merger := registry.NewMerger(names, registry.WithMergeLogger(log.With("component", "model")),
-		registry.WithMergeRegisterer(reg), registry.WithStaleTTL(staleTTL))
+	merger := registry.NewMerger(names, append(cfg.Model.MergerOptions(),
+		registry.WithMergeLogger(log.With("component", "model")), registry.WithMergeRegisterer(reg))...)
 
 	xopts := []xds.Option{xds.WithLogger(log), xds.WithRegisterer(reg)}
 	var ist *istio.Publisher
