@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -175,5 +176,18 @@ func TestConfigCredentialErrors(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), aclPassword) {
 			t.Errorf("Validate(%v): error shows the password: %v", cfg, err)
 		}
+	}
+}
+
+// TestWatcherWarnsWhileUnreachable starts a watcher against a port where
+// no ZooKeeper listens: it must say so within seconds, with the client's
+// connection error, and keep retrying.
+func TestWatcherWarnsWhileUnreachable(t *testing.T) {
+	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	rec, logs := startLoggedWatcher(t, Config{Name: "zk", Servers: []string{addr}})
+	logs.waitLog(t, "registry unreachable; still retrying")
+	logs.waitLog(t, "last_error=\"failed to connect to "+addr)
+	if s := rec.Snapshot(); s.Synced != 0 {
+		t.Errorf("synced %d times while unreachable, want 0", s.Synced)
 	}
 }

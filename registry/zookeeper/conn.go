@@ -4,19 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"k8s.io/utils/clock"
 
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
-
-// unreachableBackoff spaces the warnings while no server gives a session:
-// the first after 2 s, then doubling up to every 2 min.
-var unreachableBackoff = source.Backoff{Min: 2 * time.Second, Max: 2 * time.Minute}
 
 // conn returns the current client.
 func (r *run) conn() *zk.Conn { return r.client.Load() }
@@ -158,50 +152,4 @@ func (r *run) holdRemovals(svc registry.Service) registry.Service {
 	a.Add(svc.Endpoints...)
 	a.Add(last.Endpoints...)
 	return a.Service()
-}
-
-// unreachable warns while no ZooKeeper server gives the Watcher a session:
-// first after unreachableBackoff.Min, then with backoff. Only the loop
-// goroutine uses it.
-type unreachable struct {
-	log     *slog.Logger
-	clock   clock.WithTicker
-	tracker *connTracker
-	servers []string
-	timer   clock.Timer
-	since   time.Time // zero while there is a session
-	warns   int
-}
-
-func newUnreachable(log *slog.Logger, clk clock.WithTicker, tr *connTracker, servers []string) *unreachable {
-	u := &unreachable{log: log, clock: clk, tracker: tr, servers: servers, timer: source.StoppedTimer(clk)}
-	u.observe(false) // not connected yet
-	return u
-}
-
-// observe follows the session state.
-func (u *unreachable) observe(hasSession bool) {
-	switch {
-	case hasSession && !u.since.IsZero():
-		if u.warns > 0 {
-			u.log.Info("registry reachable again", "after", u.clock.Since(u.since).Round(time.Millisecond))
-		}
-		u.since, u.warns = time.Time{}, 0
-		source.StopTimer(u.timer)
-	case !hasSession && u.since.IsZero():
-		u.since = u.clock.Now()
-		source.ResetTimer(u.timer, unreachableBackoff.Delay(1))
-	}
-}
-
-// warn logs that the registry is still unreachable and arms the next
-// warning.
-func (u *unreachable) warn() {
-	if u.since.IsZero() {
-		return
-	}
-	u.warns++
-	u.log.Warn("registry unreachable; still retrying", "servers", u.servers,
-		"for", u.clock.Since(u.since).Round(time.Second), "last_error", u.tracker.lastError())
-	source.ResetTimer(u.timer, unreachableBackoff.Delay(u.warns+1))
 }

@@ -84,7 +84,7 @@ type run struct {
 
 	resyncTimer    clock.Timer
 	resyncFailures int // listings failed in a row
-	unreachable    *unreachable
+	unreachable    *source.Unreachable
 
 	// authed is true once the current session has its credentials (or
 	// needs none); authDone is closed when it has.
@@ -117,7 +117,6 @@ func newRun(w *Watcher, tr *connTracker, sink registry.Sink) *run {
 	r := &run{
 		w: w, tracker: tr, sink: sink,
 		resyncTimer: source.StoppedTimer(w.base.Clock),
-		unreachable: newUnreachable(w.base.Log, w.base.Clock, tr, w.cfg.Servers),
 		graceTimer:  source.StoppedTimer(w.base.Clock),
 		held:        map[registry.ServiceKey]struct{}{},
 		armed:       map[watchKey]target{},
@@ -139,6 +138,11 @@ func newRun(w *Watcher, tr *connTracker, sink registry.Sink) *run {
 		Log:      w.base.Log,
 		Metrics:  w.base.Metrics,
 	})
+	var lastErr func() string
+	if tr != nil {
+		lastErr = tr.lastError
+	}
+	r.unreachable = source.NewUnreachable(w.base.Log, w.base.Clock, w.cfg.Servers, lastErr)
 	return r
 }
 

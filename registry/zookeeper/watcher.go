@@ -79,7 +79,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 		wg.Wait()
 		r.resyncTimer.Stop()
 		r.graceTimer.Stop()
-		r.unreachable.timer.Stop()
+		r.unreachable.Stop()
 		w.base.Metrics.Connected.Set(0)
 	}()
 	r.loop(ctx)
@@ -257,7 +257,7 @@ func (r *run) loop(ctx context.Context) {
 		case <-r.tracker.changed:
 			st, gen := r.tracker.current()
 			r.reportStatus(st == zk.StateHasSession)
-			r.unreachable.observe(st == zk.StateHasSession)
+			r.unreachable.Observe(st == zk.StateHasSession)
 			if st == zk.StateHasSession && gen != r.listedGen {
 				r.newSession()
 				if r.authed {
@@ -282,8 +282,8 @@ func (r *run) loop(ctx context.Context) {
 			}
 		case <-r.graceTimer.C():
 			r.endGrace()
-		case <-r.unreachable.timer.C():
-			r.unreachable.warn()
+		case <-r.unreachable.C():
+			r.unreachable.Warn()
 		case <-r.res.Retry():
 			r.res.HandleRetry()
 		}
