@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -93,8 +94,11 @@ func loadConfig(cmd *cobra.Command, path string, registries []string) (config.Co
 	return cfg, cfg.Validate()
 }
 
-func serve(ctx context.Context, cfg config.Config) error {
-	log, err := cfg.Log.Logger(os.Stderr)
+func serve(ctx context.Context, cfg config.Config) error { return serveLogTo(ctx, cfg, os.Stderr) }
+
+// serveLogTo is serve with the log written to logTo (tests read it).
+func serveLogTo(ctx context.Context, cfg config.Config, logTo io.Writer) error {
+	log, err := cfg.Log.Logger(logTo)
 	if err != nil {
 		return err
 	}
