@@ -184,10 +184,28 @@ func TestConfigCredentialErrors(t *testing.T) {
 // connection error, and keep retrying.
 func TestWatcherWarnsWhileUnreachable(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	rec, logs := startLoggedWatcher(t, Config{Name: "zk", Servers: []string{addr}})
+	// A name that does not resolve (a ZooKeeper pod not ready yet) is no
+	// reason to stop: it is tried again like an address that refuses.
+	const unresolvable = "zookeeper-0.invalid:2181"
+	rec, logs := startLoggedWatcher(t, Config{Name: "zk", Servers: []string{addr, unresolvable}})
 	logs.waitLog(t, "registry unreachable; still retrying")
-	logs.waitLog(t, "last_error=\"failed to connect to "+addr)
+	logs.waitLog(t, "failed to connect to "+addr)
+	logs.waitLog(t, "failed to connect to "+unresolvable)
 	if s := rec.Snapshot(); s.Synced != 0 {
 		t.Errorf("synced %d times while unreachable, want 0", s.Synced)
 	}
+}
+
+// TestWatcherFindsServerAfterStart: a server that comes up after the
+// watcher started is found without a restart of the watcher.
+func TestWatcherFindsServerAfterStart(t *testing.T) {
+	zkSrv := testenv.StartZooKeeper(t)
+	conn := connect(t, zkSrv.Addr(), 30*time.Second)
+	register(t, conn, "dubbo", "org.Foo", "tri://127.0.0.1:20000/org.Foo")
+	zkSrv.Stop(t)
+	rec, logs := startLoggedWatcher(t, Config{Name: "zk", Servers: []string{zkSrv.Addr()}})
+	logs.waitLog(t, "registry unreachable; still retrying")
+	zkSrv.Start(t)
+	rec.WaitService(t, ifaceKey("org.Foo"), "127.0.0.1:20000/tri")
+	logs.waitLog(t, "registry reachable again")
 }

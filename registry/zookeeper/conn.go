@@ -22,6 +22,7 @@ func (r *run) conn() *zk.Conn { return r.client.Load() }
 func (r *run) dial(ctx context.Context) error {
 	epoch, old := r.tracker.nextEpoch()
 	conn, _, err := zk.Connect(r.w.cfg.Servers, r.w.cfg.SessionTimeout,
+		zk.WithHostProvider(&hostList{}),
 		zk.WithLogger(zkLogger{log: r.w.base.Log, lastErr: &r.tracker.lastErr}), zk.WithLogInfo(false),
 		zk.WithEventCallback(r.tracker.callback(epoch)))
 	if err != nil {
@@ -47,6 +48,7 @@ func (r *run) replaceSession(ctx context.Context) {
 		r.w.base.Log.Error("cannot open a new ZooKeeper session; keeping the old one", "error", err)
 		return
 	}
+	r.replaced = true
 	r.w.base.Metrics.SessionResets.Inc()
 	r.bg.Go(old.Close) // may wait up to a second for the server
 }

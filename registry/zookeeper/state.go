@@ -91,6 +91,7 @@ type run struct {
 	authed   bool
 	authDone <-chan struct{}
 
+	replaced   bool  // a new client was made for refused handshakes, and has no session yet
 	sessionID  int64 // of the last listing's session
 	graceTimer clock.Timer
 	graceUntil time.Time                        // removals are held back until then

@@ -54,8 +54,11 @@ func (w *Watcher) Name() string { return w.cfg.Name }
 // ctx is done, then returns nil. All sink calls come from the goroutine that
 // called Run. A lost connection is not an error: Run keeps the last-known
 // state, reports nothing while disconnected and re-lists the registry when
-// it has a session again. Run returns an error only if the client cannot be
-// created at all, or if the Watcher is already running.
+// it has a session again; while it has none it logs a warning with backoff
+// (servers that cannot be reached, names that do not resolve yet), and
+// when the servers keep refusing its session (data lost) it opens a new
+// one. Run returns an error only if the client cannot be created at all,
+// or if the Watcher is already running.
 func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 	if err := w.base.Enter(ErrRunning); err != nil {
 		return err
@@ -256,6 +259,9 @@ func (r *run) loop(ctx context.Context) {
 			return
 		case <-r.tracker.changed:
 			st, gen := r.tracker.current()
+			if st == zk.StateHasSession {
+				r.replaced = false
+			}
 			r.reportStatus(st == zk.StateHasSession)
 			r.unreachable.Observe(st == zk.StateHasSession)
 			if st == zk.StateHasSession && gen != r.listedGen {
@@ -271,7 +277,12 @@ func (r *run) loop(ctx context.Context) {
 				r.resync(ctx)
 			}
 		case <-r.tracker.refusing:
-			r.replaceSession(ctx)
+			// A new client has seen no transaction: if its handshakes are
+			// refused too, the servers are not serving (no quorum), and
+			// yet another client would not help.
+			if !r.replaced {
+				r.replaceSession(ctx)
+			}
 		case <-r.tracker.fired:
 			r.onWatchEvents(ctx)
 		case <-r.res.Results():
