@@ -6,8 +6,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-zookeeper/zk"
+	"k8s.io/utils/clock"
 
 	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
@@ -30,7 +32,8 @@ func (l zkLogger) Printf(format string, args ...any) {
 
 // refusalsPerServer is how many handshakes in a row each server of the
 // ensemble may refuse before the Watcher gives up its session and opens a
-// new one (see connTracker.observe).
+// new one (see connTracker.observe); the refusals must also have lasted
+// the session timeout.
 const refusalsPerServer = 3
 
 // connTracker follows the session state from the ZooKeeper client's event
@@ -45,24 +48,28 @@ type connTracker struct {
 	log         *slog.Logger
 	metrics     *source.Metrics
 	refuseLimit int           // handshakes refused in a row before a new session is asked for
+	refuseFor   time.Duration // and for how long
+	clock       clock.PassiveClock
 	changed     chan struct{} // capacity 1: coalesced wake-ups
 	fired       chan struct{} // capacity 1: watch events queued
 	refusing    chan struct{} // capacity 1: the servers keep refusing the session
 	closing     atomic.Bool   // Run is returning: state changes are expected
 	lastErr     atomic.Pointer[string]
 
-	mu      sync.Mutex
-	epoch   uint64 // of the current client
-	state   zk.State
-	gen     uint64     // incremented on every established session (incl. reconnects)
-	refused int        // handshakes refused in a row
-	watches []zk.Event // queued watch events, in the order the client got them
+	mu        sync.Mutex
+	epoch     uint64 // of the current client
+	state     zk.State
+	gen       uint64     // incremented on every established session (incl. reconnects)
+	refused   int        // handshakes refused in a row
+	refusedAt time.Time  // the first of them
+	watches   []zk.Event // queued watch events, in the order the client got them
 }
 
-func newConnTracker(log *slog.Logger, m *source.Metrics, servers int) *connTracker {
+func newConnTracker(log *slog.Logger, m *source.Metrics, clk clock.PassiveClock, servers int, refuseFor time.Duration) *connTracker {
 	return &connTracker{
-		log: log, metrics: m,
+		log: log, metrics: m, clock: clk,
 		refuseLimit: refusalsPerServer * max(servers, 1),
+		refuseFor:   refuseFor,
 		changed:     make(chan struct{}, 1),
 		fired:       make(chan struct{}, 1),
 		refusing:    make(chan struct{}, 1),
@@ -104,8 +111,10 @@ func (t *connTracker) callback(epoch uint64) func(zk.Event) {
 // that has seen a later transaction than the server has (the
 // client "must try another server"), which after a restart with its data
 // wiped is every client, forever, since go-zookeeper offers the same
-// session and zxid again. After refuseLimit refusals in a row the loop is
-// told (refusing) and opens a new session.
+// session and zxid again. After refuseLimit refusals in a row over at
+// least refuseFor (the session timeout: a server still loading its data
+// refuses for a moment only) the loop is told (refusing) and opens a new
+// session.
 func (t *connTracker) observe(epoch uint64, ev zk.Event) {
 	t.mu.Lock()
 	if epoch != t.epoch {
@@ -130,8 +139,11 @@ func (t *connTracker) observe(epoch uint64, ev zk.Event) {
 		t.refused = 0
 	case zk.StateDisconnected:
 		if prev == zk.StateConnected {
+			if t.refused == 0 {
+				t.refusedAt = t.clock.Now()
+			}
 			t.refused++
-			refusing = t.refused%t.refuseLimit == 0
+			refusing = t.refused >= t.refuseLimit && t.clock.Since(t.refusedAt) >= t.refuseFor
 		}
 	}
 	t.mu.Unlock()

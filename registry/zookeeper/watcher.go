@@ -65,7 +65,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 	}
 	defer w.base.Leave()
 
-	tr := newConnTracker(w.base.Log, w.base.Metrics, len(w.cfg.Servers))
+	tr := newConnTracker(w.base.Log, w.base.Metrics, w.base.Clock, len(w.cfg.Servers), w.cfg.SessionTimeout)
 	r := newRun(w, tr, sink)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
