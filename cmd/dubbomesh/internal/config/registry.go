@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -226,7 +227,7 @@ func (q *paramReader) secret(key, fileKey string) string {
 		q.fail(fmt.Errorf("give %s or %s, not both", key, fileKey))
 		return ""
 	}
-	b, err := os.ReadFile(file)
+	b, err := readSecretFile(file)
 	if err != nil {
 		q.fail(fmt.Errorf("%s: %w", fileKey, err))
 		return ""
@@ -236,6 +237,26 @@ func (q *paramReader) secret(key, fileKey string) string {
 		q.fail(fmt.Errorf("%s %q is empty", fileKey, file))
 	}
 	return v
+}
+
+// maxSecretFile bounds a secret file: a password is short, and a path
+// such as /dev/zero must not hang the start.
+const maxSecretFile = 64 << 10
+
+func readSecretFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("%q is larger than %d bytes: not a password file", name, maxSecretFile)
+	}
+	return b, nil
 }
 
 func (q *paramReader) fail(err error) {

@@ -61,6 +61,7 @@ func TestParseRegistryCredentialErrors(t *testing.T) {
 		"nacos://h?secretKey=s3cret-inline&secretKeyFile=" + pw:              "not both",
 		"zookeeper://h?username=u&passwordFile=/nonexistent/pw":              "passwordFile: open /nonexistent/pw",
 		"zookeeper://h?username=u&passwordFile=" + empty:                     "is empty",
+		"zookeeper://h?username=u&passwordFile=/dev/zero":                    "not a password file",
 		"zookeeper://h?username=u&pasword=s3cret-inline":                     `unknown parameter "pasword"`,
 	} {
 		_, err := ParseRegistry(raw, 0)
