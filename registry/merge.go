@@ -35,6 +35,10 @@ const DefaultStaleTTL = 10 * time.Minute
 // view (endpoints other sources also report stay); when it reconnects, they
 // come back and its later updates apply as usual.
 //
+// n → 0 protection: a connected source that reports a service of several
+// endpoints as empty in one update keeps them in the view for a grace
+// period (see WithEmptyServiceGrace).
+//
 // Merger is safe for concurrent use.
 type Merger struct {
 	order map[string]int // source name → priority (lower wins)
@@ -45,6 +49,10 @@ type Merger struct {
 	metrics    *mergeMetrics
 	staleTTL   time.Duration // ≤ 0: never expire
 	clock      clock.WithDelayedExecution
+	// n → 0 protection (hold.go): grace ≤ 0 is off.
+	emptyGrace   time.Duration
+	emptyMin     int
+	emptyExclude []string
 
 	mu     sync.Mutex
 	synced map[string]bool
@@ -60,6 +68,8 @@ type Merger struct {
 	// those whose stale TTL passed (their state is kept but not merged).
 	down    map[string]*downSource
 	expired map[string]bool
+	// holds are the services whose drop to no endpoints is held back.
+	holds map[holdKey]*emptyHold
 
 	ready   chan struct{}
 	changed chan struct{}
@@ -111,6 +121,8 @@ func NewMerger(sources []string, opts ...MergerOption) *Merger {
 		log:        slog.New(slog.DiscardHandler),
 		metrics:    newMergeMetrics(),
 		staleTTL:   DefaultStaleTTL,
+		emptyGrace: DefaultEmptyServiceGrace,
+		emptyMin:   DefaultEmptyServiceMinProviders,
 		clock:      clock.RealClock{},
 		synced:     make(map[string]bool, len(sources)),
 		state:      make(map[ServiceKey]perSource),
@@ -118,6 +130,7 @@ func NewMerger(sources []string, opts ...MergerOption) *Merger {
 		dirty:      make(map[ServiceKey]struct{}),
 		down:       make(map[string]*downSource),
 		expired:    make(map[string]bool),
+		holds:      make(map[holdKey]*emptyHold),
 		ready:      make(chan struct{}),
 		changed:    make(chan struct{}, 1),
 	}
@@ -160,6 +173,14 @@ func (m *Merger) Update(source string, svc Service) {
 	svc.Endpoints = m.validEndpoints(source, svc)
 	per := m.state[svc.Key]
 	prev, had := per.get(source)
+	if h, held := m.holds[holdKey{source, svc.Key}]; held {
+		if len(svc.Endpoints) == 0 {
+			return // still empty: the hold goes on
+		}
+		m.endHold(holdKey{source, svc.Key}, h, len(svc.Endpoints))
+	} else if len(svc.Endpoints) == 0 && had && m.holdEmpty(source, svc.Key, prev) {
+		return
+	}
 	m.metrics.sourceEndpoints.WithLabelValues(source).Add(float64(len(svc.Endpoints) - len(prev.Endpoints)))
 	if len(svc.Endpoints) == 0 {
 		if !had {
@@ -525,56 +546,4 @@ func (m *Merger) Version() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.version
-}
-
-type mergeMetrics struct {
-	updates         *prometheus.CounterVec
-	sourceEndpoints *prometheus.GaugeVec
-	endpoints       prometheus.Gauge
-	unknownSource   prometheus.Counter
-	invalid         *prometheus.CounterVec
-	stale           *prometheus.GaugeVec
-	expired         *prometheus.GaugeVec
-	expirations     *prometheus.CounterVec
-}
-
-func newMergeMetrics() *mergeMetrics {
-	return &mergeMetrics{
-		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dubbomesh_model_updates_total",
-			Help: "Service updates received from each registry source.",
-		}, []string{"source"}),
-		sourceEndpoints: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dubbomesh_model_source_endpoints",
-			Help: "Endpoints each registry source reports, before de-duplication across sources.",
-		}, []string{"source"}),
-		endpoints: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "dubbomesh_model_endpoints",
-			Help: "Endpoints in the merged model, after de-duplication across sources.",
-		}),
-		invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dubbomesh_model_invalid_total",
-			Help: "Updates and endpoints dropped because their service name or address cannot be served, by source and reason.",
-		}, []string{"source", "reason"}),
-		unknownSource: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dubbomesh_model_unknown_source_updates_total",
-			Help: "Updates dropped because they came from a source the merger was not configured with.",
-		}),
-		stale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dubbomesh_model_source_stale",
-			Help: "1 while a registry source is disconnected and its last-known endpoints are served (empty protection).",
-		}, []string{"source"}),
-		expired: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dubbomesh_model_source_expired",
-			Help: "1 while a disconnected registry source's endpoints are out of the view because its stale TTL passed.",
-		}, []string{"source"}),
-		expirations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dubbomesh_model_stale_expirations_total",
-			Help: "Times a disconnected registry source's last-known endpoints were dropped after the stale TTL.",
-		}, []string{"source"}),
-	}
-}
-
-func (mm *mergeMetrics) register(r prometheus.Registerer) {
-	r.MustRegister(mm.updates, mm.sourceEndpoints, mm.endpoints, mm.unknownSource, mm.invalid, mm.stale, mm.expired, mm.expirations)
 }

@@ -27,7 +27,8 @@ func withRegistries(e registry.Endpoint, regs ...string) registry.Endpoint {
 }
 
 func TestMergerUnionAndPriority(t *testing.T) {
-	m := registry.NewMerger([]string{"zk", "nacos"})
+	// Without the n → 0 protection (merge_hold_test.go): removals apply at once.
+	m := registry.NewMerger([]string{"zk", "nacos"}, registry.WithEmptyServiceGrace(0, 0))
 	zkEP := ep("10.0.0.1", 20000, 100)
 	nacosEP := ep("10.0.0.1", 20000, 50) // same endpoint, other weight: zk wins
 	onlyNacos := ep("10.0.0.2", 20000, 100)

@@ -243,7 +243,8 @@ func TestHostOwnersPromotion(t *testing.T) {
 // When the new owner goes, the old one comes back with its current state,
 // read from the model.
 func TestHostOwnersTakeover(t *testing.T) {
-	m := registry.NewMerger([]string{"zk"})
+	// The owner leaves at once: no n → 0 protection delaying it.
+	m := registry.NewMerger([]string{"zk"}, registry.WithEmptyServiceGrace(0, 0))
 	var log testLog
 	s, rec := newTestServer(t, m)
 	s.hosts.log = log.logger()

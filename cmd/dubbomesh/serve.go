@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -93,8 +94,11 @@ func loadConfig(cmd *cobra.Command, path string, registries []string) (config.Co
 	return cfg, cfg.Validate()
 }
 
-func serve(ctx context.Context, cfg config.Config) error {
-	log, err := cfg.Log.Logger(os.Stderr)
+func serve(ctx context.Context, cfg config.Config) error { return serveLogTo(ctx, cfg, os.Stderr) }
+
+// serveLogTo is serve with the log written to logTo (tests read it).
+func serveLogTo(ctx context.Context, cfg config.Config, logTo io.Writer) error {
+	log, err := cfg.Log.Logger(logTo)
 	if err != nil {
 		return err
 	}
@@ -109,15 +113,8 @@ func serve(ctx context.Context, cfg config.Config) error {
 	for i, s := range sources {
 		names[i] = s.Name()
 	}
-	staleTTL := cfg.Model.StaleTTL
-	switch {
-	case staleTTL == 0:
-		staleTTL = registry.DefaultStaleTTL
-	case staleTTL < 0:
-		staleTTL = 0 // never expire
-	}
-	merger := registry.NewMerger(names, registry.WithMergeLogger(log.With("component", "model")),
-		registry.WithMergeRegisterer(reg), registry.WithStaleTTL(staleTTL))
+	merger := registry.NewMerger(names, append(cfg.Model.MergerOptions(),
+		registry.WithMergeLogger(log.With("component", "model")), registry.WithMergeRegisterer(reg))...)
 
 	xopts := []xds.Option{xds.WithLogger(log), xds.WithRegisterer(reg)}
 	var ist *istio.Publisher

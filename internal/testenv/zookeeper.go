@@ -106,6 +106,24 @@ func (z *ZooKeeper) Start(t testing.TB) {
 	t.Fatalf("testenv: zookeeper restart on %s: %v", z.Addr(), err)
 }
 
+// Wipe deletes the data directory of a stopped server, as a restore of an
+// ensemble from nothing would: the next Start serves an empty tree, knows
+// no session and has seen no transaction, so a client offering its old
+// session (and the zxid it last saw) is refused.
+func (z *ZooKeeper) Wipe(t testing.TB) {
+	t.Helper()
+	if z.proc != nil && !z.proc.exited() {
+		t.Fatalf("testenv: zookeeper %s is running; Stop it before Wipe", z.Addr())
+	}
+	data := filepath.Join(z.dir, "data")
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatalf("testenv: zookeeper wipe: %v", err)
+	}
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatalf("testenv: zookeeper wipe: %v", err)
+	}
+}
+
 // start writes zoo.cfg, runs the server and waits until it serves.
 func (z *ZooKeeper) start() error {
 	cfg := strings.Join([]string{

@@ -31,6 +31,7 @@ type run struct {
 	mappingChanged chan struct{}
 	listTimer      clock.Timer
 	graceTimer     clock.Timer
+	unreachable    *source.Unreachable
 
 	subs     map[subKey]*subscription
 	badNames map[subKey]bool // skipped names, logged once
@@ -55,6 +56,7 @@ func newRun(w *Watcher, cls []*nsClients, sink registry.Sink) *run {
 		mappingChanged: make(chan struct{}, 1),
 		listTimer:      source.StoppedTimer(w.base.Clock),
 		graceTimer:     source.StoppedTimer(w.base.Clock),
+		unreachable:    source.NewUnreachable(w.base.Log, w.base.Clock, w.cfg.Servers, nil),
 		subs:           map[subKey]*subscription{},
 		badNames:       map[subKey]bool{},
 		mappings:       map[subKey]bool{},

@@ -102,6 +102,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 		wg.Wait()
 		r.listTimer.Stop()
 		r.graceTimer.Stop()
+		r.unreachable.Stop()
 		w.base.Metrics.Connected.Set(0)
 	}()
 	r.loop(ctx)
@@ -175,6 +176,8 @@ func (r *run) loop(ctx context.Context) {
 			r.res.HandleRetry()
 		case <-r.graceTimer.C():
 			r.endGrace()
+		case <-r.unreachable.C():
+			r.unreachable.Warn()
 		}
 		r.flush()
 	}
@@ -187,6 +190,7 @@ func (r *run) checkHealth(ctx context.Context) {
 	for _, c := range r.clients {
 		healthy = healthy && c.naming.ServerHealthy()
 	}
+	r.unreachable.Observe(healthy)
 	if healthy == r.connected {
 		return
 	}

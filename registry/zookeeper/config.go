@@ -15,6 +15,7 @@ const (
 	DefaultRoot            = "dubbo"
 	DefaultSessionTimeout  = 10 * time.Second
 	DefaultMetadataTimeout = 5 * time.Second
+	DefaultResyncGrace     = 15 * time.Second
 )
 
 // servicesRoot is where Dubbo 3 registers application-level instances
@@ -45,6 +46,26 @@ type Config struct {
 	// MetadataService or read of the metadata report). Default
 	// DefaultMetadataTimeout.
 	MetadataTimeout time.Duration
+	// Username and Password are digest credentials added to every session
+	// (ZooKeeper's "digest" scheme, "username:password"), for a registry
+	// whose nodes have digest ACLs. Both or neither. They never appear in
+	// logs or errors.
+	Username, Password string
+	// ResyncGrace is how long removals are held back after the Watcher
+	// gets a session other than its previous one (the old one expired, or
+	// the servers refused it after a restart with their data lost): the
+	// providers register again meanwhile. Additions and changes apply at
+	// once. Default DefaultResyncGrace; negative disables.
+	ResyncGrace time.Duration
+}
+
+// String describes c without the password.
+func (c Config) String() string {
+	if c.Password != "" {
+		c.Password = "***"
+	}
+	type plain Config // without this method
+	return fmt.Sprintf("%+v", plain(c))
 }
 
 // Validate reports the first problem a user has to fix, wrapping
@@ -73,6 +94,15 @@ func (c Config) Validate() error {
 	if c.SessionTimeout > 0 && c.SessionTimeout < time.Second {
 		return fmt.Errorf("%w: session timeout %v is too short: use at least 1s (ZooKeeper clamps it to 2 ticks anyway)", ErrInvalidConfig, c.SessionTimeout)
 	}
+	if c.Username == "" && c.Password != "" {
+		return fmt.Errorf("%w: a password needs a username (digest credentials are username:password)", ErrInvalidConfig)
+	}
+	if c.Username != "" && c.Password == "" {
+		return fmt.Errorf("%w: username %q has no password: give password= or passwordFile=", ErrInvalidConfig, c.Username)
+	}
+	if strings.ContainsAny(c.Username, ":") {
+		return fmt.Errorf("%w: username %q must not contain \":\" (digest credentials are username:password)", ErrInvalidConfig, c.Username)
+	}
 	if c.MetadataTimeout < 0 {
 		return fmt.Errorf("%w: metadata timeout %v must not be negative (0 means the default %v)", ErrInvalidConfig, c.MetadataTimeout, DefaultMetadataTimeout)
 	}
@@ -92,6 +122,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MetadataTimeout == 0 {
 		c.MetadataTimeout = DefaultMetadataTimeout
+	}
+	if c.ResyncGrace == 0 {
+		c.ResyncGrace = DefaultResyncGrace
 	}
 	return c
 }

@@ -33,4 +33,16 @@
 // state while disconnected and, after a reconnect or a new session, re-lists
 // the whole tree and reports only the services that really changed, so a
 // ZooKeeper restart never removes a provider that is still registered.
+//
+// A ZooKeeper restored with its data lost refuses the session the client
+// offers again (the client has seen transactions the server has not); the
+// Watcher notices the refused handshakes, opens a new session and
+// re-lists. After every session other than the previous one it holds back
+// removals for Config.ResyncGrace, while providers register again.
+//
+// With Config.Username and Config.Password the session gets digest
+// credentials before anything is read. A node the session may not read
+// fails the listing with ErrNotAuthorized (retried with backoff) rather
+// than counting as missing: wrong credentials never remove endpoints and
+// never let the Watcher report itself synced.
 package zookeeper

@@ -77,7 +77,7 @@ func runWatcher(t *testing.T, w *Watcher) *sourcetest.Recorder {
 // connect opens a ZooKeeper session, closed when the test ends.
 func connect(t *testing.T, addr string, sessionTimeout time.Duration) *zk.Conn {
 	t.Helper()
-	conn, events, err := zk.Connect([]string{addr}, sessionTimeout, zk.WithLogInfo(false), zk.WithLogger(zkLogger{slog.New(slog.DiscardHandler)}))
+	conn, events, err := zk.Connect([]string{addr}, sessionTimeout, zk.WithLogInfo(false), zk.WithLogger(zkLogger{log: slog.New(slog.DiscardHandler)}))
 	if err != nil {
 		t.Fatalf("zk connect %s: %v", addr, err)
 	}

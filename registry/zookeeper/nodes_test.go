@@ -76,7 +76,7 @@ func buildFrom(eps []registry.Endpoint) []registry.Endpoint {
 	if err != nil {
 		panic(err)
 	}
-	r := newRun(w, nil, nil, nil)
+	r := newRun(w, nil, nil)
 	r.ifaces["org.Foo"] = ifaceNodes{eps: eps}
 	return r.build(ifaceKey("org.Foo")).Endpoints
 }
@@ -99,7 +99,7 @@ func sameParams(a, b registry.Endpoint) bool {
 // volatile parameters, must leave what was reported as it was.
 func TestRelistMutatesNothingReported(t *testing.T) {
 	w, _ := newTestWatcher(t, Config{Name: "zk", Servers: []string{"127.0.0.1:1"}})
-	r := newRun(w, nil, nil, nil)
+	r := newRun(w, nil, nil)
 	const iface = "org.Foo"
 	node := func(host, q string) string { return providerURL("tri://" + host + ":20000/org.Foo?application=a&" + q) }
 	a, b, c := node("10.0.0.1", "timestamp=1"), node("10.0.0.2", "timestamp=1"), node("10.0.0.3", "timestamp=1")

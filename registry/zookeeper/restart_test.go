@@ -88,7 +88,7 @@ func TestWatcherSessionExpiry(t *testing.T) {
 	gone := register(t, conn, "dubbo", "org.Foo", "tri://127.0.0.1:20001/org.Foo")
 	register(t, conn, "dubbo", "org.Bar", "tri://127.0.0.1:20002/org.Bar")
 
-	rec, reg := startWatcher(t, Config{Name: "zk", Servers: []string{px.Addr()}, SessionTimeout: 4 * time.Second})
+	rec, reg := startWatcher(t, Config{Name: "zk", Servers: []string{px.Addr()}, SessionTimeout: 4 * time.Second, ResyncGrace: 2 * time.Second})
 	foo, bar := ifaceKey("org.Foo"), ifaceKey("org.Bar")
 	rec.WaitService(t, foo, "127.0.0.1:20000/tri", "127.0.0.1:20001/tri")
 	rec.WaitService(t, bar, "127.0.0.1:20002/tri")

@@ -8,6 +8,9 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
@@ -74,11 +77,25 @@ func (h nameHasher) hash(name string) nameHash {
 // (the tracker locks, the resolver's fetches run on its own goroutines).
 type run struct {
 	w       *Watcher
-	conn    *zk.Conn
+	client  atomic.Pointer[zk.Conn] // the current client (read by metadata report reads too)
 	tracker *connTracker
 	sink    registry.Sink
+	bg      sync.WaitGroup // credential and close goroutines
 
-	resyncTimer clock.Timer
+	resyncTimer    clock.Timer
+	resyncFailures int // listings failed in a row
+	unreachable    *source.Unreachable
+
+	// authed is true once the current session has its credentials (or
+	// needs none); authDone is closed when it has.
+	authed   bool
+	authDone <-chan struct{}
+
+	replaced   bool  // a new client was made for refused handshakes, and has no session yet
+	sessionID  int64 // of the last listing's session
+	graceTimer clock.Timer
+	graceUntil time.Time                        // removals are held back until then
+	held       map[registry.ServiceKey]struct{} // services whose removals were held back
 
 	armed map[watchKey]target // watches set, with what they watch
 	// prefetched holds ChildrenW results issued in parallel by
@@ -97,10 +114,12 @@ type run struct {
 	down      bool   // disconnection reported to the sink
 }
 
-func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run {
+func newRun(w *Watcher, tr *connTracker, sink registry.Sink) *run {
 	r := &run{
-		w: w, conn: conn, tracker: tr, sink: sink,
+		w: w, tracker: tr, sink: sink,
 		resyncTimer: source.StoppedTimer(w.base.Clock),
+		graceTimer:  source.StoppedTimer(w.base.Clock),
+		held:        map[registry.ServiceKey]struct{}{},
 		armed:       map[watchKey]target{},
 		prefetched:  map[string]childrenResult{},
 		ifaces:      map[string]ifaceNodes{},
@@ -113,13 +132,18 @@ func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run
 		Timeout: w.cfg.MetadataTimeout,
 		Retry:   w.base.Retry,
 		ReadReport: func(key resolver.MetaKey) (*info.MetadataInfo, error) {
-			return readMetadataReport(conn, w.cfg.Root, key)
+			return readMetadataReport(r.conn(), w.cfg.Root, key)
 		},
 		FetchRPC: w.fetchRPC,
 		Clock:    w.base.Clock,
 		Log:      w.base.Log,
 		Metrics:  w.base.Metrics,
 	})
+	var lastErr func() string
+	if tr != nil {
+		lastErr = tr.lastError
+	}
+	r.unreachable = source.NewUnreachable(w.base.Log, w.base.Clock, w.cfg.Servers, lastErr)
 	return r
 }
 
@@ -387,9 +411,14 @@ func (r *run) flush() {
 	if !r.out.IsSynced() && r.res.InitialPending() {
 		return
 	}
+	grace := r.inGrace()
 	for _, k := range slices.SortedFunc(maps.Keys(r.dirty), registry.ServiceKey.Compare) {
 		delete(r.dirty, k)
-		r.out.Update(r.build(k))
+		svc := r.build(k)
+		if grace {
+			svc = r.holdRemovals(svc)
+		}
+		r.out.Update(svc)
 	}
 	r.out.Synced()
 	r.res.MarkSynced()

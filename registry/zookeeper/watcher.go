@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
@@ -21,9 +18,9 @@ import (
 // ErrRunning is returned by Run when the Watcher is already running.
 var ErrRunning = errors.New("zookeeper: watcher already running")
 
-// resyncRetry is the wait before a failed re-listing is tried again while
-// the session is alive.
-const resyncRetry = time.Second
+// ErrNotAuthorized is wrapped by the listing errors of a registry whose
+// nodes' ACLs do not let the Watcher's credentials read them.
+var ErrNotAuthorized = errors.New("zookeeper: not authorized")
 
 // Watcher watches one ZooKeeper ensemble and reports the Dubbo providers
 // registered there. Create it with NewWatcher; it does nothing until Run.
@@ -57,129 +54,39 @@ func (w *Watcher) Name() string { return w.cfg.Name }
 // ctx is done, then returns nil. All sink calls come from the goroutine that
 // called Run. A lost connection is not an error: Run keeps the last-known
 // state, reports nothing while disconnected and re-lists the registry when
-// it has a session again. Run returns an error only if the client cannot be
-// created at all, or if the Watcher is already running.
+// it has a session again; while it has none it logs a warning with backoff
+// (servers that cannot be reached, names that do not resolve yet), and
+// when the servers keep refusing its session (data lost) it opens a new
+// one. Run returns an error only if the client cannot be created at all,
+// or if the Watcher is already running.
 func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 	if err := w.base.Enter(ErrRunning); err != nil {
 		return err
 	}
 	defer w.base.Leave()
 
-	tr := newConnTracker(w.base.Log, w.base.Metrics)
-	conn, _, err := zk.Connect(w.cfg.Servers, w.cfg.SessionTimeout,
-		zk.WithLogger(zkLogger{w.base.Log}), zk.WithLogInfo(false), zk.WithEventCallback(tr.observe))
-	if err != nil {
-		return fmt.Errorf("zookeeper: connect to %v: %w", w.cfg.Servers, err)
-	}
+	tr := newConnTracker(w.base.Log, w.base.Metrics, w.base.Clock, len(w.cfg.Servers), w.cfg.SessionTimeout)
+	r := newRun(w, tr, sink)
 	ctx, cancel := context.WithCancel(ctx)
-	r := newRun(w, conn, tr, sink)
+	defer cancel()
+	if err := r.dial(ctx); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = r.res.Run(ctx) })
 	defer func() {
 		cancel()
 		tr.closing.Store(true)
-		conn.Close() // ends the metadata report reads still in flight
+		r.conn().Close() // ends the metadata report reads still in flight
+		r.bg.Wait()
 		wg.Wait()
 		r.resyncTimer.Stop()
+		r.graceTimer.Stop()
+		r.unreachable.Stop()
 		w.base.Metrics.Connected.Set(0)
 	}()
 	r.loop(ctx)
 	return nil
-}
-
-// zkLogger sends the ZooKeeper client's own log lines to slog at debug level.
-type zkLogger struct{ log *slog.Logger }
-
-func (l zkLogger) Printf(format string, args ...any) {
-	l.log.Debug(fmt.Sprintf(format, args...), "from", "zk-client")
-}
-
-// connTracker follows the session state from the ZooKeeper client's event
-// callback (which must not block) and wakes the watch loop. The callback
-// also gets every watch event (the client calls it before it notifies the
-// watch's channel): they are queued for the loop, so that no goroutine
-// has to wait on each of the thousands of watches.
-type connTracker struct {
-	log     *slog.Logger
-	metrics *source.Metrics
-	changed chan struct{} // capacity 1: coalesced wake-ups
-	fired   chan struct{} // capacity 1: watch events queued
-	closing atomic.Bool   // Run is returning: state changes are expected
-
-	mu      sync.Mutex
-	state   zk.State
-	gen     uint64     // incremented on every established session (incl. reconnects)
-	watches []zk.Event // queued watch events, in the order the client got them
-}
-
-func newConnTracker(log *slog.Logger, m *source.Metrics) *connTracker {
-	return &connTracker{
-		log: log, metrics: m,
-		changed: make(chan struct{}, 1),
-		fired:   make(chan struct{}, 1),
-		state:   zk.StateDisconnected,
-	}
-}
-
-// observe is the client's event callback; it runs on the client's goroutines.
-func (t *connTracker) observe(ev zk.Event) {
-	if ev.Type != zk.EventSession {
-		t.mu.Lock()
-		t.watches = append(t.watches, ev)
-		t.mu.Unlock()
-		select {
-		case t.fired <- struct{}{}:
-		default:
-		}
-		return
-	}
-	t.mu.Lock()
-	prev := t.state
-	t.state = ev.State
-	if ev.State == zk.StateHasSession {
-		t.gen++
-	}
-	t.mu.Unlock()
-
-	t.metrics.Events.WithLabelValues("session").Inc()
-	if t.closing.Load() {
-		return
-	}
-	switch ev.State {
-	case zk.StateHasSession:
-		t.metrics.Connected.Set(1)
-		t.metrics.Sessions.Inc()
-		t.log.Info("registry session established", "server", ev.Server)
-	case zk.StateExpired:
-		t.metrics.Connected.Set(0)
-		t.log.Warn("registry session expired; keeping the last-known state until a new session is established")
-	case zk.StateDisconnected:
-		t.metrics.Connected.Set(0)
-		if prev == zk.StateHasSession {
-			t.log.Warn("registry connection lost; keeping the last-known state", "server", ev.Server)
-		}
-	default:
-		t.log.Debug("registry connection state", "state", ev.State.String(), "server", ev.Server)
-	}
-	select {
-	case t.changed <- struct{}{}:
-	default:
-	}
-}
-
-func (t *connTracker) current() (zk.State, uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.state, t.gen
-}
-
-// takeWatches returns the queued watch events and empties the queue.
-func (t *connTracker) takeWatches() []zk.Event {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	evs := t.watches
-	t.watches = nil
-	return evs
 }
 
 // watchType is the kind of ZooKeeper watch set on a path.
@@ -219,9 +126,12 @@ type watchFired struct {
 	ev     zk.Event
 }
 
-// isPathError reports errors that concern one path only (the session is fine).
+// isPathError reports errors that concern one path only (the session is
+// fine). A node the session may not read (zk.ErrNoAuth) is not one: it is
+// reported as ErrNotAuthorized (see notAuthorized), never as a missing
+// node, so wrong credentials never remove what the registry holds.
 func isPathError(err error) bool {
-	return errors.Is(err, zk.ErrNoAuth) || errors.Is(err, zk.ErrInvalidPath) || errors.Is(err, zk.ErrBadArguments)
+	return errors.Is(err, zk.ErrInvalidPath) || errors.Is(err, zk.ErrBadArguments)
 }
 
 // children lists p and keeps a watch on it: a children watch while p exists,
@@ -238,9 +148,9 @@ func (r *run) children(ctx context.Context, t target, p string) (kids []string, 
 				r.arm(key, t)
 			}
 		} else if _, armed := r.armed[key]; armed {
-			kids, _, err = r.conn.Children(p)
+			kids, _, err = r.conn().Children(p)
 		} else {
-			kids, _, _, err = r.conn.ChildrenW(p)
+			kids, _, _, err = r.conn().ChildrenW(p)
 			if err == nil {
 				r.arm(key, t)
 			}
@@ -248,6 +158,8 @@ func (r *run) children(ctx context.Context, t target, p string) (kids []string, 
 		switch {
 		case err == nil:
 			return kids, true, nil
+		case errors.Is(err, zk.ErrNoAuth):
+			return nil, false, r.notAuthorized("list", p)
 		case isPathError(err):
 			r.w.base.Log.Warn("cannot list registry path", "path", p, "error", err)
 			return nil, false, nil
@@ -258,7 +170,7 @@ func (r *run) children(ctx context.Context, t target, p string) (kids []string, 
 		if _, armed := r.armed[ekey]; armed {
 			return nil, false, nil
 		}
-		ok, _, _, err := r.conn.ExistsW(p)
+		ok, _, _, err := r.conn().ExistsW(p)
 		if err != nil {
 			if isPathError(err) {
 				return nil, false, nil
@@ -279,9 +191,9 @@ func (r *run) children(ctx context.Context, t target, p string) (kids []string, 
 func (r *run) data(ctx context.Context, t target, p string) (b []byte, exists bool, err error) {
 	key := watchKey{p, watchData}
 	if _, armed := r.armed[key]; armed {
-		b, _, err = r.conn.Get(p)
+		b, _, err = r.conn().Get(p)
 	} else {
-		b, _, _, err = r.conn.GetW(p)
+		b, _, _, err = r.conn().GetW(p)
 		if err == nil {
 			r.arm(key, t)
 		}
@@ -291,6 +203,8 @@ func (r *run) data(ctx context.Context, t target, p string) (b []byte, exists bo
 		return b, true, nil
 	case errors.Is(err, zk.ErrNoNode):
 		return nil, false, nil
+	case errors.Is(err, zk.ErrNoAuth):
+		return nil, false, r.notAuthorized("read", p)
 	case isPathError(err):
 		r.w.base.Log.Warn("cannot read registry node", "path", p, "error", err)
 		return nil, false, nil
@@ -345,18 +259,42 @@ func (r *run) loop(ctx context.Context) {
 			return
 		case <-r.tracker.changed:
 			st, gen := r.tracker.current()
+			if st == zk.StateHasSession {
+				r.replaced = false
+			}
 			r.reportStatus(st == zk.StateHasSession)
+			r.unreachable.Observe(st == zk.StateHasSession)
 			if st == zk.StateHasSession && gen != r.listedGen {
+				r.newSession()
+				if r.authed {
+					r.resync(ctx)
+				}
+			}
+		case <-r.authDone:
+			r.authDone = nil
+			r.authed = true
+			if st, gen := r.tracker.current(); st == zk.StateHasSession && gen != r.listedGen {
 				r.resync(ctx)
+			}
+		case <-r.tracker.refusing:
+			// A new client has seen no transaction: if its handshakes are
+			// refused too, the servers are not serving (no quorum), and
+			// yet another client would not help.
+			if !r.replaced {
+				r.replaceSession(ctx)
 			}
 		case <-r.tracker.fired:
 			r.onWatchEvents(ctx)
 		case <-r.res.Results():
 			r.res.HandleResults()
 		case <-r.resyncTimer.C():
-			if st, _ := r.tracker.current(); st == zk.StateHasSession {
+			if st, _ := r.tracker.current(); st == zk.StateHasSession && r.authed {
 				r.resync(ctx)
 			}
+		case <-r.graceTimer.C():
+			r.endGrace()
+		case <-r.unreachable.C():
+			r.unreachable.Warn()
 		case <-r.res.Retry():
 			r.res.HandleRetry()
 		}
@@ -379,7 +317,8 @@ func (r *run) reportStatus(up bool) {
 }
 
 // resync re-lists the whole registry. Reads of unchanged nodes change
-// nothing; the flush that follows reports only real differences.
+// nothing; the flush that follows reports only real differences. A failed
+// listing is tried again with backoff while the session lives.
 func (r *run) resync(ctx context.Context) {
 	_, gen := r.tracker.current()
 	r.w.base.Metrics.Resyncs.Inc()
@@ -389,10 +328,18 @@ func (r *run) resync(ctx context.Context) {
 		err = r.readApps(ctx, true)
 	}
 	if err != nil {
-		r.w.base.Log.Warn("registry listing incomplete; retrying", "error", err)
-		source.ResetTimer(r.resyncTimer, resyncRetry)
+		r.resyncFailures++
+		delay := r.w.base.Retry.Delay(r.resyncFailures)
+		if errors.Is(err, ErrNotAuthorized) {
+			r.w.base.Log.Error("registry listing refused; nothing is reported or removed until it succeeds",
+				"error", err, "retry_in", delay)
+		} else {
+			r.w.base.Log.Warn("registry listing incomplete; retrying", "error", err, "retry_in", delay)
+		}
+		source.ResetTimer(r.resyncTimer, delay)
 		return
 	}
+	r.resyncFailures = 0
 	r.listedGen = gen
 	r.w.base.Log.Debug("registry listed", "interfaces", len(r.ifaces), "applications", len(r.apps),
 		"took", r.w.base.Clock.Since(start))
@@ -430,7 +377,7 @@ func (r *run) onWatch(ctx context.Context, f watchFired) {
 	}
 	if err != nil {
 		r.w.base.Log.Warn("registry read failed; will re-list", "path", f.key.path, "error", err)
-		source.ResetTimer(r.resyncTimer, resyncRetry)
+		source.ResetTimer(r.resyncTimer, r.w.base.Retry.Delay(1))
 	}
 }
 
@@ -478,6 +425,7 @@ func (r *run) prefetchChildren(ctx context.Context, ifaces []string) {
 		}
 	}
 	results := make([]childrenResult, len(paths))
+	conn := r.conn()
 	slots := make(chan struct{}, prefetchParallelism)
 	var wg sync.WaitGroup
 	for i, p := range paths {
@@ -487,7 +435,7 @@ func (r *run) prefetchChildren(ctx context.Context, ifaces []string) {
 		slots <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			kids, _, ch, err := r.conn.ChildrenW(p)
+			kids, _, ch, err := conn.ChildrenW(p)
 			results[i] = childrenResult{kids: kids, ch: ch, err: err}
 		})
 	}

@@ -18,6 +18,7 @@ type Metrics struct {
 	Fetches       *prometheus.CounterVec // storage, result
 	Connected     prometheus.Gauge
 	Sessions      prometheus.Counter
+	SessionResets prometheus.Counter
 	Resyncs       prometheus.Counter
 	Updates       prometheus.Counter
 	MetadataCache prometheus.Gauge
@@ -52,6 +53,10 @@ func NewMetrics(source string, reg prometheus.Registerer) (*Metrics, error) {
 		Name: "dubbomesh_registry_sessions_total",
 		Help: "Registry sessions (re)established: the first connection and every reconnect.",
 	}, []string{"source"})
+	resets := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dubbomesh_registry_session_resets_total",
+		Help: "New registry sessions opened because the servers kept refusing the old one (ZooKeeper restarted with its data lost).",
+	}, []string{"source"})
 	resyncs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dubbomesh_registry_resyncs_total",
 		Help: "Complete re-listings of the registry (after each (re)connect).",
@@ -72,6 +77,7 @@ func NewMetrics(source string, reg prometheus.Registerer) (*Metrics, error) {
 	fetches = register(reg, fetches, &errs)
 	connected = register(reg, connected, &errs)
 	sessions = register(reg, sessions, &errs)
+	resets = register(reg, resets, &errs)
 	resyncs = register(reg, resyncs, &errs)
 	updates = register(reg, updates, &errs)
 	cache = register(reg, cache, &errs)
@@ -85,6 +91,7 @@ func NewMetrics(source string, reg prometheus.Registerer) (*Metrics, error) {
 		Fetches:       fetches.MustCurryWith(prometheus.Labels{"source": source}),
 		Connected:     connected.WithLabelValues(source),
 		Sessions:      sessions.WithLabelValues(source),
+		SessionResets: resets.WithLabelValues(source),
 		Resyncs:       resyncs.WithLabelValues(source),
 		Updates:       updates.WithLabelValues(source),
 		MetadataCache: cache.WithLabelValues(source),

@@ -21,6 +21,7 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/policy"
+	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/xds"
 	"github.com/dubbomesh/dubbomesh/xds/istio"
 )
@@ -59,6 +60,55 @@ type Model struct {
 	// cannot be reached are still served. 0 means the default (10m); a
 	// negative value serves them until the registry is back.
 	StaleTTL time.Duration `yaml:"staleTTL"`
+	// EmptyServiceGrace is the n → 0 protection of a connected registry:
+	// a service that drops from endpoints on EmptyServiceMinProviders or
+	// more distinct hosts to none in one update keeps its last endpoints
+	// this long. Unset
+	// means the default (1m); 0 turns it off.
+	EmptyServiceGrace *time.Duration `yaml:"emptyServiceGrace"`
+	// EmptyServiceMinProviders is the smallest number of distinct hosts
+	// whose drop to none is held. 0 means the default (2).
+	EmptyServiceMinProviders int `yaml:"emptyServiceMinProviders"`
+	// EmptyServiceExclude are service names (interfaces or applications)
+	// never held, as path.Match patterns, e.g. "org.example.batch.*".
+	EmptyServiceExclude []string `yaml:"emptyServiceExclude"`
+}
+
+// Validate reports the first problem of the `model:` block.
+func (m Model) Validate() error {
+	if m.EmptyServiceGrace != nil && *m.EmptyServiceGrace < 0 {
+		return fmt.Errorf("%w: model.emptyServiceGrace %v must not be negative (0 turns the n → 0 protection off)", ErrInvalid, *m.EmptyServiceGrace)
+	}
+	if m.EmptyServiceMinProviders < 0 {
+		return fmt.Errorf("%w: model.emptyServiceMinProviders %d must not be negative (0 means the default %d)", ErrInvalid, m.EmptyServiceMinProviders, registry.DefaultEmptyServiceMinProviders)
+	}
+	if err := registry.CheckServicePatterns(m.EmptyServiceExclude); err != nil {
+		return fmt.Errorf("%w: model.emptyServiceExclude: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+// MergerOptions are the merger's options for the `model:` block.
+func (m Model) MergerOptions() []registry.MergerOption {
+	staleTTL := m.StaleTTL
+	switch {
+	case staleTTL == 0:
+		staleTTL = registry.DefaultStaleTTL
+	case staleTTL < 0:
+		staleTTL = 0 // never expire
+	}
+	grace := registry.DefaultEmptyServiceGrace
+	if m.EmptyServiceGrace != nil {
+		grace = *m.EmptyServiceGrace
+	}
+	minProviders := m.EmptyServiceMinProviders
+	if minProviders == 0 {
+		minProviders = registry.DefaultEmptyServiceMinProviders
+	}
+	return []registry.MergerOption{
+		registry.WithStaleTTL(staleTTL),
+		registry.WithEmptyServiceGrace(grace, minProviders, m.EmptyServiceExclude...),
+	}
 }
 
 // Admin configures the admin HTTP server (health, metrics, debug).
@@ -138,6 +188,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: admin.address %q: %w", ErrInvalid, c.Admin.Address, err)
 	}
 	if _, err := c.Log.level(); err != nil {
+		return err
+	}
+	if err := c.Model.Validate(); err != nil {
 		return err
 	}
 	switch c.Log.Format {

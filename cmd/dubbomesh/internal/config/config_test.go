@@ -310,7 +310,8 @@ func TestRedact(t *testing.T) {
 		"nacos://h:8848?username=u&password=p&secretKey=s&accessKey=a": "nacos://h:8848?username=u&password=***&secretKey=***&accessKey=a",
 		"nacos://u:pw@h":             "nacos://u:***@h",
 		"zookeeper://a,b?root=dubbo": "zookeeper://a,b?root=dubbo",
-		"no scheme":                  "no scheme",
+		"zookeeper://h?username=u&pasword=typo&passwordFile=/p": "zookeeper://h?username=u&pasword=***&passwordFile=/p",
+		"no scheme": "no scheme",
 	} {
 		if got := Redact(raw); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", raw, got, want)

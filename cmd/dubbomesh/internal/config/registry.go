@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,11 +51,14 @@ func (c Config) Sources() ([]Registry, error) {
 	return out, nil
 }
 
-// secretParams are query parameters never shown in errors or logs.
-var secretParams = []string{"password", "secretKey"}
+// plainParams are the query parameters whose values are not secret; Redact
+// hides the values of every other one, a misspelt "pasword" included.
+var plainParams = []string{"name", "root", "sessionTimeout", "username", "passwordFile", "resyncGrace",
+	"namespace", "group", "accessKey", "secretKeyFile", "serviceListInterval", "cacheDir"}
 
-// Redact returns raw with the values of secret query parameters (and a
-// password in user info) replaced by "***", for logs and errors.
+// Redact returns raw with the values of query parameters that may be
+// secret (any but plainParams) and a password in user info replaced by
+// "***", for logs and errors.
 func Redact(raw string) string {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -68,11 +74,9 @@ func Redact(raw string) string {
 	}
 	parts := strings.Split(query, "&")
 	for i, p := range parts {
-		k, _, _ := strings.Cut(p, "=")
-		for _, s := range secretParams {
-			if strings.EqualFold(k, s) {
-				parts[i] = k + "=***"
-			}
+		k, _, hasValue := strings.Cut(p, "=")
+		if hasValue && !slices.ContainsFunc(plainParams, func(s string) bool { return strings.EqualFold(k, s) }) {
+			parts[i] = k + "=***"
 		}
 	}
 	return scheme + "://" + hosts + "?" + strings.Join(parts, "&")
@@ -82,10 +86,13 @@ var defaultPorts = map[string]string{"zookeeper": "2181", "nacos": "8848"}
 
 // ParseRegistry parses one registry URL: scheme://host[:port][,host[:port]...][?params].
 // index is its position in the list, used for default names. Parameters:
-// name for both kinds; root and sessionTimeout for zookeeper (zk); namespace,
+// name for both kinds; root, sessionTimeout, username, password
+// (digest credentials) and resyncGrace for zookeeper (zk); namespace,
 // group, username, password, accessKey, secretKey, serviceListInterval,
-// resyncGrace and cacheDir for nacos. Unknown parameters are errors: a
-// misspelt "namespace" must not silently watch the public namespace.
+// resyncGrace and cacheDir for nacos. passwordFile (and, for nacos,
+// secretKeyFile) name a file holding the secret instead, read here, its
+// trailing newline trimmed. Unknown parameters are errors: a misspelt
+// "namespace" must not silently watch the public namespace.
 func ParseRegistry(raw string, index int) (Registry, error) {
 	var r Registry
 	bad := func(format string, args ...any) (Registry, error) {
@@ -148,6 +155,9 @@ func ParseRegistry(raw string, index int) (Registry, error) {
 			Servers:        servers,
 			Root:           strings.Trim(q.one("root"), "/"),
 			SessionTimeout: q.duration("sessionTimeout"),
+			Username:       q.one("username"),
+			Password:       q.secret("password", "passwordFile"),
+			ResyncGrace:    q.duration("resyncGrace"),
 		}
 	case "nacos":
 		r.Nacos = nacos.Config{
@@ -156,9 +166,9 @@ func ParseRegistry(raw string, index int) (Registry, error) {
 			Namespaces:          q.list("namespace", true),
 			Groups:              q.list("group", false),
 			Username:            q.one("username"),
-			Password:            q.one("password"),
+			Password:            q.secret("password", "passwordFile"),
 			AccessKey:           q.one("accessKey"),
-			SecretKey:           q.one("secretKey"),
+			SecretKey:           q.secret("secretKey", "secretKeyFile"),
 			ServiceListInterval: q.duration("serviceListInterval"),
 			ResyncGrace:         q.duration("resyncGrace"),
 			CacheDir:            q.one("cacheDir"),
@@ -174,8 +184,8 @@ func ParseRegistry(raw string, index int) (Registry, error) {
 }
 
 var knownParams = map[string][]string{
-	"zookeeper": {"name", "root", "sessionTimeout"},
-	"nacos":     {"name", "namespace", "group", "username", "password", "accessKey", "secretKey", "serviceListInterval", "resyncGrace", "cacheDir"},
+	"zookeeper": {"name", "root", "sessionTimeout", "username", "password", "passwordFile", "resyncGrace"},
+	"nacos":     {"name", "namespace", "group", "username", "password", "passwordFile", "accessKey", "secretKey", "secretKeyFile", "serviceListInterval", "resyncGrace", "cacheDir"},
 }
 
 // paramReader takes parameters out of a URL query; what is left is unknown.
@@ -203,6 +213,56 @@ func (q *paramReader) list(key string, keepEmpty bool) []string {
 	}
 	q.params.Del(key)
 	return out
+}
+
+// secret returns the value of key, or the content of the file named by
+// fileKey (trailing newlines trimmed); not both. Errors never show the
+// secret.
+func (q *paramReader) secret(key, fileKey string) string {
+	v, file := q.one(key), q.one(fileKey)
+	if file == "" {
+		return v
+	}
+	if v != "" {
+		q.fail(fmt.Errorf("give %s or %s, not both", key, fileKey))
+		return ""
+	}
+	b, err := readSecretFile(file)
+	if err != nil {
+		q.fail(fmt.Errorf("%s: %w", fileKey, err))
+		return ""
+	}
+	v = strings.TrimRight(string(b), "\r\n")
+	if v == "" {
+		q.fail(fmt.Errorf("%s %q is empty", fileKey, file))
+	}
+	return v
+}
+
+// maxSecretFile bounds a secret file: a password is short, and a path
+// such as /dev/zero must not hang the start.
+const maxSecretFile = 64 << 10
+
+func readSecretFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSecretFile {
+		return nil, fmt.Errorf("%q is larger than %d bytes: not a password file", name, maxSecretFile)
+	}
+	return b, nil
+}
+
+func (q *paramReader) fail(err error) {
+	if q.err == nil {
+		q.err = err
+	}
 }
 
 func (q *paramReader) duration(key string) time.Duration {
