@@ -135,7 +135,15 @@ func serve(ctx context.Context, cfg config.Config) error {
 	if ist != nil {
 		status = withIstio{xs, ist}
 	}
-	adm := admin.New(cfg.Admin.Address, status, reg, log)
+	var aopts []admin.Option
+	if cfg.Admin.TokenFile != "" {
+		tok, err := admin.ReadTokenFile(cfg.Admin.TokenFile)
+		if err != nil {
+			return fmt.Errorf("admin.tokenFile: %w", err)
+		}
+		aopts = append(aopts, admin.WithToken(tok))
+	}
+	adm := admin.New(cfg.Admin.Address, status, reg, log, aopts...)
 
 	log.Info("starting dubbomesh", "version", version, "registries", names)
 	g, ctx := errgroup.WithContext(ctx)

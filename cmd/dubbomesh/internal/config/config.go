@@ -63,9 +63,13 @@ type Model struct {
 
 // Admin configures the admin HTTP server (health, metrics, debug).
 type Admin struct {
-	// Address; default 127.0.0.1:15080. Keep it on loopback unless the
-	// network is trusted: /debug/resources shows every endpoint.
+	// Address; default 127.0.0.1:15080. Off loopback, /debug needs the
+	// token: it shows every endpoint.
 	Address string `yaml:"address"`
+	// TokenFile holds the bearer token (trailing newline trimmed, read at
+	// start) that /debug needs off loopback and every change (the
+	// console's routing edits) needs always. Without it those are refused.
+	TokenFile string `yaml:"tokenFile"`
 }
 
 // Log configures logging.
