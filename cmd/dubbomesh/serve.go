@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/admin"
 	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/config"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/configcenter"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/console"
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/nacos"
 	"github.com/dubbomesh/dubbomesh/registry/zookeeper"
@@ -143,6 +146,12 @@ func serve(ctx context.Context, cfg config.Config) error {
 		}
 		aopts = append(aopts, admin.WithToken(tok))
 	}
+	con, closeConsole, err := newConsole(ctx, cfg, merger, status, log)
+	if err != nil {
+		return err
+	}
+	defer closeConsole()
+	aopts = append(aopts, con.Routes()...)
 	adm := admin.New(cfg.Admin.Address, status, reg, log, aopts...)
 
 	log.Info("starting dubbomesh", "version", version, "registries", names)
@@ -163,6 +172,30 @@ func serve(ctx context.Context, cfg config.Config) error {
 	err = g.Wait()
 	log.Info("stopped", "error", err)
 	return err
+}
+
+// newConsole builds the migration console; the returned func closes its
+// config-center connection.
+func newConsole(ctx context.Context, cfg config.Config, model console.Model, res console.Resources, log *slog.Logger) (*console.Console, func(), error) {
+	opts := []console.Option{console.WithNaming(cfg.Naming, cfg.Labels), console.WithLogger(log)}
+	if cfg.Istio.Enabled {
+		opts = append(opts, console.WithIstio(cfg.Istio.Shards))
+	}
+	if p := cfg.Console.Prometheus; p != "" {
+		opts = append(opts, console.WithPrometheus(p, cfg.Console.PrometheusWindow))
+	}
+	closer := func() {}
+	if cc := cfg.Console.ConfigCenter; cc.URL != "" {
+		dial, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		store, err := configcenter.Open(dial, cc.URL, log)
+		if err != nil {
+			return nil, nil, fmt.Errorf("console.configCenter: %w", err)
+		}
+		closer = func() { _ = store.Close() }
+		opts = append(opts, console.WithRouting(configcenter.NewRouting(store, cc.Group, cc.Key, configcenter.WithLogger(log))))
+	}
+	return console.New(model, res, opts...), closer, nil
 }
 
 // buildSources makes one source per registry URL.
