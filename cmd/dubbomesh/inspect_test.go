@@ -2,8 +2,8 @@ package main
 
 import (
 	"flag"
-	"net/url"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
