@@ -107,6 +107,19 @@ func TestDashboard(t *testing.T) {
 		}
 		return nil
 	})
+	// The detail view: the service's endpoints with their labels.
+	open, cancelOpen := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelOpen()
+	if err := chromedp.Do(open, chromedp.Click(chromedp.CSS(row+" td a"))); err != nil {
+		t.Fatal(err)
+	}
+	xdstest.Eventually(t, 20*time.Second, func() error {
+		rows := text("#detail table.endpoint-list tbody")
+		if strings.Count(rows, "published") != 2 || strings.Count(rows, "app=greeter-provider") != 2 || !strings.Contains(rows, "version=1.0.0") {
+			return fmt.Errorf("detail view lists %q, want 2 published endpoints labelled app=greeter-provider, version=1.0.0", rows)
+		}
+		return nil
+	})
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
