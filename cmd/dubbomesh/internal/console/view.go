@@ -242,4 +242,5 @@ func (s set) add(v string) {
 	}
 }
 
-func (s set) sorted() []string { return slices.Sorted(maps.Keys(s)) }
+// sorted lists the values, [] (not null in JSON) when none.
+func (s set) sorted() []string { return append([]string{}, slices.Sorted(maps.Keys(s))...) }
