@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -146,7 +145,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 		}
 		aopts = append(aopts, admin.WithToken(tok))
 	}
-	con, closeConsole, err := newConsole(ctx, cfg, merger, status, log)
+	con, closeConsole, err := newConsole(cfg, merger, status, log)
 	if err != nil {
 		return err
 	}
@@ -176,7 +175,7 @@ func serve(ctx context.Context, cfg config.Config) error {
 
 // newConsole builds the migration console; the returned func closes its
 // config-center connection.
-func newConsole(ctx context.Context, cfg config.Config, model console.Model, res console.Resources, log *slog.Logger) (*console.Console, func(), error) {
+func newConsole(cfg config.Config, model console.Model, res console.Resources, log *slog.Logger) (*console.Console, func(), error) {
 	opts := []console.Option{console.WithNaming(cfg.Naming, cfg.Labels), console.WithLogger(log)}
 	if cfg.Istio.Enabled {
 		opts = append(opts, console.WithIstio(cfg.Istio.Shards))
@@ -186,12 +185,12 @@ func newConsole(ctx context.Context, cfg config.Config, model console.Model, res
 	}
 	closer := func() {}
 	if cc := cfg.Console.ConfigCenter; cc.URL != "" {
-		dial, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		store, err := configcenter.Open(dial, cc.URL, log)
-		if err != nil {
+		// Parsed now (a bad URL is a start-up error), connected on first
+		// use: a config center that is down must not delay the xDS server.
+		if _, err := config.ParseRegistry(cc.URL, 0); err != nil {
 			return nil, nil, fmt.Errorf("console.configCenter: %w", err)
 		}
+		store := configcenter.NewLazy(cc.URL, log)
 		closer = func() { _ = store.Close() }
 		opts = append(opts, console.WithRouting(configcenter.NewRouting(store, cc.Group, cc.Key, configcenter.WithLogger(log))))
 	}
