@@ -162,3 +162,33 @@ func TestDiff(t *testing.T) {
 		t.Errorf("Diff (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzSetService: an edit of any document either is refused (ErrInvalid)
+// or gives a document the adapter's parser accepts, with the service in
+// the mode asked for.
+func FuzzSetService(f *testing.F) {
+	f.Add("default: {mode: legacy}\n", "a", 50)
+	f.Add("# c\ndefault: {mode: mesh}\nservices:\n  a: {mode: dual, meshWeight: 3}\n", "a", 0)
+	f.Add("services: null\ndefault: {mode: legacy}\n", "", 101)
+	f.Add("default: &x {mode: legacy}\nservices: {b: *x}\n", "b", 7)
+	f.Fuzz(func(t *testing.T, doc, name string, weight int) {
+		out, err := configcenter.SetService([]byte(doc), name, router.ModeDual, weight)
+		if err != nil {
+			if !errors.Is(err, configcenter.ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		cfg, err := router.ParseConfig(strings.NewReader(string(out)))
+		if err != nil {
+			t.Fatalf("SetService wrote a document the parser refuses: %v\n%s", err, out)
+		}
+		s := cfg.Default
+		if name != "" {
+			s = cfg.Services[name]
+		}
+		if s.Mode != router.ModeDual || s.MeshWeight != weight {
+			t.Fatalf("service %q is %+v after SetService(dual %d):\n%s", name, s, weight, out)
+		}
+	})
+}

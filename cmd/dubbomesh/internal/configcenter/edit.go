@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -16,6 +19,9 @@ import (
 // stays as written. An empty text starts from `default: {mode: legacy}`.
 // The result is validated.
 func SetService(text []byte, name string, mode router.Mode, weight int) ([]byte, error) {
+	if !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return nil, fmt.Errorf("%w: %w: service name %q: want printable UTF-8", ErrInvalid, router.ErrInvalidConfig, name)
+	}
 	if len(bytes.TrimSpace(text)) == 0 {
 		text = []byte("default: {mode: legacy}\n")
 	}
@@ -42,10 +48,10 @@ func SetService(text []byte, name string, mode router.Mode, weight int) ([]byte,
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
 	if err := enc.Encode(&doc); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w: %w", ErrInvalid, router.ErrInvalidConfig, err)
 	}
 	if err := enc.Close(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w: %w", ErrInvalid, router.ErrInvalidConfig, err)
 	}
 	if _, err := router.ParseConfig(bytes.NewReader(out.Bytes())); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
