@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,11 @@ func newFake() fake {
 				"org.example.greeter.dubbo|version=1.0": cla("org.example.greeter.dubbo|version=1.0", "10.0.0.1:50051"),
 				"other.dubbo":                           cla("other.dubbo", "10.9.9.9:1"),
 			},
+			// Istio's resources are named namespace/ResourceName(host).
+			"networking.istio.io/v1/ServiceEntry": {
+				"dubbo/org-example-greeter-dubbo": cla("se"),
+				"dubbo/other-dubbo":               cla("se"),
+			},
 		},
 	}
 }
@@ -109,8 +115,18 @@ func TestOverview(t *testing.T) {
 	}, status); diff != "" {
 		t.Errorf("endpoints (-want +got):\n%s", diff)
 	}
-	if _, ok := d.Resources["type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"]["org.example.greeter.dubbo|version=1.0"]; !ok || len(d.Resources) != 1 {
-		t.Errorf("resources = %v, want the host's assignment only", d.Resources)
+	var names []string
+	for typeURL, byName := range d.Resources {
+		for n := range byName {
+			names = append(names, typeURL+" "+n)
+		}
+	}
+	slices.Sort(names)
+	if diff := cmp.Diff([]string{
+		"networking.istio.io/v1/ServiceEntry dubbo/org-example-greeter-dubbo",
+		"type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment org.example.greeter.dubbo|version=1.0",
+	}, names); diff != "" {
+		t.Errorf("resources of the host (-want +got):\n%s", diff)
 	}
 }
 
