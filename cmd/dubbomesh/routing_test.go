@@ -127,3 +127,31 @@ func TestRoutingZooKeeper(t *testing.T) {
 		t.Errorf("node after rollback --to 2 (-want +got):\n%s", diff)
 	}
 }
+
+// TestRoutingNacos: the same commands against a real Nacos server (rnacos):
+// dataId routing, group dubbomesh.
+func TestRoutingNacos(t *testing.T) {
+	n := testenv.StartNacos(t)
+	cc := []string{"--config-center", "nacos://" + n.Addr(), "--by", "tester"}
+	routing := func(stdin string, args ...string) (string, error) {
+		return run(t, stdin, append(append([]string{"routing"}, args...), cc...)...)
+	}
+	const docA, docB = "default: {mode: dual, meshWeight: 70}\n", "default: {mode: mesh}\n"
+	for _, doc := range []string{docA, docB} {
+		if _, err := routing(doc, "set", "-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := routing("default: {mode: mesh, weight: 1}\n", "set", "-"); err == nil || !strings.Contains(err.Error(), "default.weight") {
+		t.Errorf("set with a typo = %v, want an error naming default.weight", err)
+	}
+	if out, err := routing("", "get"); err != nil || out != docB {
+		t.Fatalf("get after a refused set = %q, %v; want B", out, err)
+	}
+	if _, err := routing("", "rollback"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := routing("", "get"); err != nil || out != docA {
+		t.Errorf("get after rollback = %q, %v; want A", out, err)
+	}
+}
