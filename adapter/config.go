@@ -1,15 +1,12 @@
 package adapter
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/router"
@@ -147,26 +144,18 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ParseRouting reads a YAML routing file (a router.Config):
+// ParseRouting reads a YAML routing file (a router.Config) with
+// router.ParseConfig, which the control plane's console shares:
 //
 //	default: {mode: dual, meshWeight: 70, idempotent: [Get]}
 //	services:
 //	  org.example.Greeter: {mode: mesh}
 //	breaker: {window: 10s, failureRatio: 0.5, minRequests: 20, cooldown: 5s}
 //
-// Unknown keys are errors.
+// Unknown keys are errors that name the key.
 func ParseRouting(r io.Reader) (router.Config, error) {
-	var c router.Config
-	data, err := io.ReadAll(r)
+	c, err := router.ParseConfig(r)
 	if err != nil {
-		return c, err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("%w: routing: %w", ErrInvalidConfig, err)
-	}
-	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%w: routing: %w", ErrInvalidConfig, err)
 	}
 	return c, nil

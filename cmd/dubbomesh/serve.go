@@ -16,6 +16,8 @@ import (
 
 	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/admin"
 	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/config"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/configcenter"
+	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/console"
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/nacos"
 	"github.com/dubbomesh/dubbomesh/registry/zookeeper"
@@ -132,7 +134,21 @@ func serveLogTo(ctx context.Context, cfg config.Config, logTo io.Writer) error {
 	if ist != nil {
 		status = withIstio{xs, ist}
 	}
-	adm := admin.New(cfg.Admin.Address, status, reg, log)
+	var aopts []admin.Option
+	if cfg.Admin.TokenFile != "" {
+		tok, err := admin.ReadTokenFile(cfg.Admin.TokenFile)
+		if err != nil {
+			return fmt.Errorf("admin.tokenFile: %w", err)
+		}
+		aopts = append(aopts, admin.WithToken(tok))
+	}
+	con, closeConsole, err := newConsole(cfg, merger, status, log)
+	if err != nil {
+		return err
+	}
+	defer closeConsole()
+	aopts = append(aopts, con.Routes()...)
+	adm := admin.New(cfg.Admin.Address, status, reg, log, aopts...)
 
 	log.Info("starting dubbomesh", "version", version, "registries", names)
 	g, ctx := errgroup.WithContext(ctx)
@@ -152,6 +168,30 @@ func serveLogTo(ctx context.Context, cfg config.Config, logTo io.Writer) error {
 	err = g.Wait()
 	log.Info("stopped", "error", err)
 	return err
+}
+
+// newConsole builds the migration console; the returned func closes its
+// config-center connection.
+func newConsole(cfg config.Config, model console.Model, res console.Resources, log *slog.Logger) (*console.Console, func(), error) {
+	opts := []console.Option{console.WithNaming(cfg.Naming, cfg.Labels), console.WithLogger(log)}
+	if cfg.Istio.Enabled {
+		opts = append(opts, console.WithIstio(cfg.Istio.Shards))
+	}
+	if p := cfg.Console.Prometheus; p != "" {
+		opts = append(opts, console.WithPrometheus(p, cfg.Console.PrometheusWindow))
+	}
+	closer := func() {}
+	if cc := cfg.Console.ConfigCenter; cc.URL != "" {
+		// Parsed now (a bad URL is a start-up error), connected on first
+		// use: a config center that is down must not delay the xDS server.
+		if _, err := config.ParseRegistry(cc.URL, 0); err != nil {
+			return nil, nil, fmt.Errorf("console.configCenter: %w", err)
+		}
+		store := configcenter.NewLazy(cc.URL, log)
+		closer = func() { _ = store.Close() }
+		opts = append(opts, console.WithRouting(configcenter.NewRouting(store, cc.Group, cc.Key, configcenter.WithLogger(log))))
+	}
+	return console.New(model, res, opts...), closer, nil
 }
 
 // buildSources makes one source per registry URL.

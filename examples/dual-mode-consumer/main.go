@@ -22,6 +22,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -35,6 +37,7 @@ import (
 	dubbologger "dubbo.apache.org/dubbo-go/v3/logger"
 	"dubbo.apache.org/dubbo-go/v3/registry"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -60,6 +63,7 @@ type config struct {
 	service  string // "greeter" or "user"
 	protocol string // the user reference's protocol: "" (dubbo-go's default, tri) or "dubbo"
 	tracing  string // "", "w3c" or "b3"
+	metrics  string // address serving /metrics; "" = none
 }
 
 func main() {
@@ -80,6 +84,7 @@ func main() {
 	flag.StringVar(&c.service, "service", "greeter", "service to call: greeter (IDL, protobuf) or user (non-IDL, hessian2)")
 	flag.StringVar(&c.protocol, "protocol", "", "the user reference's protocol: tri (dubbo-go's default) or dubbo (Dubbo2)")
 	flag.StringVar(&c.tracing, "tracing", "", "turn on dubbo-go's OpenTelemetry tracing with this propagator: w3c or b3 (empty: off)")
+	flag.StringVar(&c.metrics, "metrics", "", "serve the Prometheus metrics (dubbomesh_router_*) on this address's /metrics, e.g. 127.0.0.1:9464")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "dual-mode-consumer:", err)
@@ -104,6 +109,15 @@ type Summary struct {
 }
 
 func run(c config) error {
+	if c.metrics != "" {
+		lis, err := net.Listen("tcp", c.metrics)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		srv := &http.Server{Handler: promhttp.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(lis) }()
+		defer srv.Close()
+	}
 	insOpts := []dubbo.InstanceOption{
 		dubbo.WithName("greeter-consumer"),
 		dubbo.WithLogger(dubbologger.WithZap(), dubbologger.WithLevel("warn")),

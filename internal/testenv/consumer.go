@@ -49,6 +49,9 @@ type ConsumerConfig struct {
 	// header of its own); empty: off. The summary then
 	// lists each successful call's trace (ConsumerReport.Traces).
 	Tracing string
+	// Metrics is an address where the consumer serves its Prometheus
+	// metrics (/metrics); empty: none.
+	Metrics string
 }
 
 // ConsumerReport is one progress or summary line of the consumer.
@@ -123,6 +126,9 @@ func StartConsumer(t testing.TB, cfg ConsumerConfig) *Consumer {
 		"-qps", strconv.Itoa(cfg.QPS), "-workers", strconv.Itoa(cfg.Workers), "-arg", cfg.Arg}
 	if cfg.Tracing != "" {
 		args = append(args, "-tracing", cfg.Tracing)
+	}
+	if cfg.Metrics != "" {
+		args = append(args, "-metrics", cfg.Metrics)
 	}
 	if cfg.Group != "" {
 		args = append(args, "-group", cfg.Group)

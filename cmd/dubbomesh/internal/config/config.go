@@ -48,6 +48,9 @@ type Config struct {
 	Log    Log            `yaml:"log"`
 	// Istio configures the ServiceEntry output for istiod.
 	Istio Istio `yaml:"istio"`
+	// Console configures the migration console (dashboard /ui/, the
+	// views `dubbomesh inspect` reads).
+	Console Console `yaml:"console"`
 	// Breaker is the apps' mesh circuit breaker (the `breaker:` block of
 	// the adapter's routing file, the same type); clusters get the
 	// matching outlier detection.
@@ -113,9 +116,35 @@ func (m Model) MergerOptions() []registry.MergerOption {
 
 // Admin configures the admin HTTP server (health, metrics, debug).
 type Admin struct {
-	// Address; default 127.0.0.1:15080. Keep it on loopback unless the
-	// network is trusted: /debug/resources shows every endpoint.
+	// Address; default 127.0.0.1:15080. Off loopback, /debug needs the
+	// token: it shows every endpoint.
 	Address string `yaml:"address"`
+	// TokenFile holds the bearer token (trailing newline trimmed, read at
+	// start) that /debug needs off loopback and every change (the
+	// console's routing edits) needs always. Without it those are refused.
+	TokenFile string `yaml:"tokenFile"`
+}
+
+// Console configures the migration console.
+type Console struct {
+	// ConfigCenter holds the apps' routing document, which the dashboard
+	// shows and edits: the adapter's configCenter settings.
+	ConfigCenter ConfigCenter `yaml:"configCenter"`
+	// Prometheus is the base URL of the Prometheus that scrapes the apps
+	// (their dubbomesh_router_* metrics), e.g. http://127.0.0.1:9090;
+	// empty: no observed traffic in the dashboard.
+	Prometheus string `yaml:"prometheus"`
+	// PrometheusWindow is the rate window of those queries; default 1m.
+	PrometheusWindow time.Duration `yaml:"prometheusWindow"`
+}
+
+// ConfigCenter names the routing document: the adapter's configCenter
+// (URL as a registry URL, zookeeper:// or nacos://; group and key default
+// to dubbomesh / routing).
+type ConfigCenter struct {
+	URL   string `yaml:"url"`
+	Group string `yaml:"group"`
+	Key   string `yaml:"key"`
 }
 
 // Log configures logging.

@@ -149,6 +149,7 @@ func TestEnvName(t *testing.T) {
 		"xds.outboundAddress": "DUBBOMESH_XDS_OUTBOUND_ADDRESS",
 		"xds.tls.clientCA":    "DUBBOMESH_XDS_TLS_CLIENT_CA",
 		"model.staleTTL":      "DUBBOMESH_MODEL_STALE_TTL",
+		"admin.tokenFile":     "DUBBOMESH_ADMIN_TOKEN_FILE",
 		"istio.ports.grpc":    "DUBBOMESH_ISTIO_PORTS_GRPC",
 		"a.HTTPServer":        "DUBBOMESH_A_HTTP_SERVER",
 	} {
@@ -177,7 +178,7 @@ func TestKeys(t *testing.T) {
 		"xds.address", "xds.outboundAddress", "xds.consistentHash", "xds.connectTimeout",
 		"xds.debounce.quiet", "xds.debounce.ceiling", "xds.maxMessageBytes",
 		"xds.tls.cert", "xds.tls.key", "xds.tls.clientCA",
-		"admin.address", "naming.interfaceTemplate", "naming.applicationTemplate",
+		"admin.address", "admin.tokenFile", "naming.interfaceTemplate", "naming.applicationTemplate",
 		"log.level", "log.format",
 		"istio.enabled", "istio.namespace", "istio.ports.triple", "istio.ports.grpc", "istio.ports.dubbo",
 		"istio.endpoints", "istio.emptyHostGrace", "istio.shards", "istio.shardPorts", "istio.shardIdleWarning",
