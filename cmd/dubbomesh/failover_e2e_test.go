@@ -388,6 +388,32 @@ func envoyEndpoints(t *testing.T, envoy *testenv.Envoy, cluster string) []string
 	return addrs
 }
 
+// envoyConfigStats returns Envoy's counters of cluster and listener
+// additions, modifications and removals.
+func envoyConfigStats(t *testing.T, envoy *testenv.Envoy) map[string]string {
+	t.Helper()
+	body, code, err := get(t.Context(), "http://"+envoy.AdminAddr()+"/stats")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("envoy /stats: %d %v", code, err)
+	}
+	out := map[string]string{}
+	for line := range strings.Lines(body) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), ": ")
+		if !ok {
+			continue
+		}
+		for _, prefix := range []string{"cluster_manager.cluster_", "listener_manager.listener_"} {
+			if rest, ok := strings.CutPrefix(name, prefix); ok && slices.Contains([]string{"added", "modified", "removed"}, rest) {
+				out[name] = value
+			}
+		}
+	}
+	if len(out) != 6 {
+		t.Fatalf("envoy /stats has %v, want the 6 cluster and listener change counters", out)
+	}
+	return out
+}
+
 // TestEDSLogDrops: the drop check flags an endpoint missing from an update
 // unless its removal was issued before the update arrived.
 func TestEDSLogDrops(t *testing.T) {
@@ -410,7 +436,8 @@ func TestEDSLogDrops(t *testing.T) {
 // TCP balancer is in front of them; a real istiod (its config source), a
 // real Envoy and a raw ADS client (native xDS) connect through it. While
 // providers come and go in a loop, the replica holding every stream is
-// killed; the clients reconnect to the other one. No EDS update that
+// killed; the clients reconnect to the other one and change nothing (no
+// istiod full push, no Envoy cluster or listener change). No EDS update that
 // istiod's sidecar client or the native client sees ever drops an
 // endpoint that was still registered, every client ends on the registered
 // set, and the replicas serve byte-identical resources and versions (the
@@ -586,6 +613,12 @@ func TestReplicaFailover(t *testing.T) {
 	pause(false)
 
 	time.Sleep(1 * time.Second)
+	// What the clients would do if the new replica's state looked different:
+	// istiod a full push (CDS), Envoy add, modify or remove clusters and
+	// listeners. Churn changes only endpoints, so all of these stay flat.
+	fullPushes := istiodMetric(t, istiod, "pilot_xds_pushes", `type="cds"`)
+	envoyBefore := envoyConfigStats(t, envoy)
+
 	// Kill the replica holding the streams, under churn.
 	killed := time.Now()
 	lb.fail(addrA)
@@ -603,6 +636,12 @@ func TestReplicaFailover(t *testing.T) {
 
 	converged("after the failover")
 	t.Logf("EDS updates seen: %v", log.counts())
+	if n := istiodMetric(t, istiod, "pilot_xds_pushes", `type="cds"`); n != fullPushes {
+		t.Errorf("istiod made %v full pushes during the failover, want none", n-fullPushes)
+	}
+	if d := cmp.Diff(envoyBefore, envoyConfigStats(t, envoy)); d != "" {
+		t.Errorf("Envoy changed its clusters or listeners during the failover (-before +after):\n%s", d)
+	}
 	for _, d := range log.drops(func(a string) (time.Time, bool) {
 		regMu.Lock()
 		defer regMu.Unlock()
