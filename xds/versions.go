@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -32,8 +33,10 @@ import (
 // because the linear cache answers at once any request whose version
 // lacks it.
 //
-// Cost: one deterministic encoding and SHA-256 per updated resource, at
-// update time; nothing per response beyond a map lookup.
+// Cost: the publisher hashes every resource of a changed service (the hash
+// replaces its proto.Equal diff, see change.diff) and hands the hashes
+// over; per response, a map lookup and a sort of its resources (see
+// caches.canonical).
 //
 // It is safe for concurrent use.
 type versionedCache struct {
@@ -81,9 +84,10 @@ var errNilResource = errors.New("xds: nil resource")
 func resourceHash(name string, res types.Resource) uint64 {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(res)
 	if err != nil {
-		// Generated Envoy messages of known types always marshal; hash
-		// the name alone rather than lose the update.
-		b = nil
+		// Only a string field with invalid UTF-8 fails; the linear cache
+		// fails to send it too. Never let it compare equal to the previous
+		// content (the update would be lost): a fresh value each time.
+		return unmarshalable.Add(1) | 1<<63
 	}
 	h := sha256.New()
 	h.Write([]byte(name))
@@ -92,6 +96,9 @@ func resourceHash(name string, res types.Resource) uint64 {
 	var sum [sha256.Size]byte
 	return binary.BigEndian.Uint64(h.Sum(sum[:0]))
 }
+
+// unmarshalable numbers the resources that failed to encode.
+var unmarshalable atomic.Uint64
 
 // set records the hash of one resource (removed: false). Callers hold mu.
 func (c *versionedCache) set(name string, h uint64, present bool) {

@@ -73,3 +73,17 @@ func TestVersionedCacheForgets(t *testing.T) {
 		t.Errorf("contentVersion(%s) = %q, want %q", last, got, c.version())
 	}
 }
+
+// TestResourceHashUnencodable: a resource that cannot be encoded (invalid
+// UTF-8 in a string) never hashes equal to anything, so the publisher
+// never takes a change of it for no change.
+func TestResourceHashUnencodable(t *testing.T) {
+	bad := &clusterv3.Cluster{Name: "x\xff"}
+	if a, b := resourceHash("x", bad), resourceHash("x", bad); a == b {
+		t.Errorf("two hashes of an unencodable resource are both %x", a)
+	}
+	good := testCluster("x", 1)
+	if a, b := resourceHash("x", good), resourceHash("x", testCluster("x", 1)); a != b {
+		t.Errorf("equal resources hash to %x and %x", a, b)
+	}
+}
