@@ -122,6 +122,14 @@ func (s *Server) callbacks(observers []StreamObserver) serverv3.Callbacks {
 			}
 			return nil
 		},
+		// Content-derived versions, the same on every replica (see
+		// versionedCache).
+		StreamResponseFunc: func(_ context.Context, _ int64, _ *discoveryv3.DiscoveryRequest, r *discoveryv3.DiscoveryResponse) {
+			s.caches.canonical(r)
+		},
+		StreamDeltaResponseFunc: func(_ int64, _ *discoveryv3.DeltaDiscoveryRequest, r *discoveryv3.DeltaDiscoveryResponse) {
+			s.caches.canonicalDelta(r)
+		},
 		StreamDeltaRequestFunc: func(_ int64, r *discoveryv3.DeltaDiscoveryRequest) error {
 			s.metrics.requests.WithLabelValues(r.GetTypeUrl()).Inc()
 			if r.GetErrorDetail() != nil {

@@ -8,7 +8,6 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dubbomesh/dubbomesh/registry"
@@ -50,6 +49,7 @@ type namedResource struct {
 	cache resourceCache
 	name  string
 	res   types.Resource
+	hash  uint64 // resourceHash: what diff compares, and the caches' content versions add up
 }
 
 // publish keeps what the publisher needs of r.
@@ -67,7 +67,8 @@ func publish(r *serviceResources) *published {
 		{cacheRoutes, r.apiRoutes},
 	} {
 		for _, name := range slices.Sorted(maps.Keys(c.m)) {
-			p.resources = append(p.resources, namedResource{c.cache, name, c.m[name]})
+			res := c.m[name]
+			p.resources = append(p.resources, namedResource{c.cache, name, res, resourceHash(name, res)})
 		}
 	}
 	return p
@@ -112,19 +113,24 @@ func (p *publisher) setStatic() error {
 // change collects the updates of one cache.
 type change struct {
 	update map[string]types.Resource
+	hashes map[string]uint64 // of update
 	remove []string
 }
 
+// diff compares the resources by their hash of the deterministic encoding
+// (cheaper than proto.Equal, and needed anyway for the content versions).
 func (c *change) diff(prev, next []namedResource) {
 	for _, r := range next {
 		i := slices.IndexFunc(prev, func(p namedResource) bool { return p.name == r.name })
-		if i >= 0 && proto.Equal(prev[i].res, r.res) {
+		if i >= 0 && prev[i].hash == r.hash {
 			continue
 		}
 		if c.update == nil {
 			c.update = map[string]types.Resource{}
+			c.hashes = map[string]uint64{}
 		}
 		c.update[r.name] = r.res
+		c.hashes[r.name] = r.hash
 	}
 	for _, p := range prev {
 		if !slices.ContainsFunc(next, func(r namedResource) bool { return r.name == p.name }) {
@@ -135,7 +141,7 @@ func (c *change) diff(prev, next []namedResource) {
 
 func (c *change) empty() bool { return len(c.update) == 0 && len(c.remove) == 0 }
 
-func (c *change) applyTo(lc *cache.LinearCache) error {
+func (c *change) applyTo(lc *versionedCache) error {
 	// A name one service drops and another takes in the same batch (a mesh
 	// host changing owner, see hostOwners) is an update: the linear cache
 	// applies removals after updates.
@@ -146,7 +152,7 @@ func (c *change) applyTo(lc *cache.LinearCache) error {
 	if c.empty() {
 		return nil
 	}
-	return lc.UpdateResources(c.update, c.remove)
+	return lc.updateHashed(c.update, c.hashes, c.remove)
 }
 
 // apply publishes the changed services. A service that fails to translate
@@ -206,7 +212,7 @@ func (p *publisher) apply(changed []registry.Service) {
 	// call per type, so order the calls by the most sensitive direction.
 	for _, step := range []struct {
 		c  *change
-		lc *cache.LinearCache
+		lc *versionedCache
 	}{
 		{&clusters, p.caches.clusters},
 		{&endpoints, p.caches.endpoints},

@@ -290,5 +290,13 @@ func (s *Server) Resources() map[string]map[string]types.Resource {
 	return s.caches.snapshot()
 }
 
+// Versions returns the version_info the server currently answers for
+// every native type (the listener type once per flavour: see caches'
+// versions). They derive from the resources alone, so replicas publishing
+// the same model return the same versions.
+func (s *Server) Versions() map[string]string {
+	return s.caches.versions()
+}
+
 // Published returns a channel closed when the initial state is published.
 func (s *Server) Published() <-chan struct{} { return s.gate.open }

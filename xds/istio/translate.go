@@ -181,8 +181,9 @@ func (c *Config) newItem(kind, name string, spec proto.Message) *item {
 		Metadata: &mcp.Metadata{Name: c.Namespace + "/" + name, Version: it.version},
 		Body:     body,
 	}
-	env, err := anypb.New(res)
-	if err != nil {
+	// Deterministic like the body: replicas send the same bytes.
+	env := new(anypb.Any)
+	if err := anypb.MarshalFrom(env, res, proto.MarshalOptions{Deterministic: true}); err != nil {
 		panic(fmt.Sprintf("istio: marshal MCP resource %s: %v", name, err))
 	}
 	it.mcp = env
