@@ -100,6 +100,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 		r.closing.Store(true)
 		closeAll()
 		wg.Wait()
+		r.rules.reads.Wait()
 		r.listTimer.Stop()
 		r.graceTimer.Stop()
 		w.base.Metrics.Connected.Set(0)
@@ -175,6 +176,8 @@ func (r *run) loop(ctx context.Context) {
 			r.res.HandleRetry()
 		case <-r.graceTimer.C():
 			r.endGrace()
+		case <-r.rules.notify:
+			r.onRules()
 		}
 		r.flush()
 	}
@@ -277,6 +280,7 @@ func (r *run) list(ctx context.Context) {
 		r.listed = true
 		r.w.base.Log.Debug("registry listed", "services", len(r.subs), "took", r.w.base.Clock.Since(start))
 	}
+	r.rereadRules()
 	source.ResetTimer(r.listTimer, r.w.cfg.ServiceListInterval)
 }
 
