@@ -132,7 +132,6 @@ func TestWatcherAlinacosAuth(t *testing.T) {
 			snap.Synced, snap.Updates)
 	}
 
-
 	// Restart; the server refuses logins for a while after it is ready.
 	_, from := good.Updates(0)
 	srv.Stop(t)

@@ -93,6 +93,8 @@ type run struct {
 	out   *source.Reported
 	dirty map[registry.ServiceKey]struct{}
 
+	rules *rules // Dubbo's override rules (configurators.go)
+
 	listedGen uint64 // session generation last listed completely (0: none)
 	down      bool   // disconnection reported to the sink
 }
@@ -108,6 +110,7 @@ func newRun(w *Watcher, conn *zk.Conn, tr *connTracker, sink registry.Sink) *run
 		apps:        map[string]map[string][]byte{},
 		out:         source.NewReported(w.cfg.Name, sink, w.base.Metrics.Updates, w.base.Log),
 		dirty:       map[registry.ServiceKey]struct{}{},
+		rules:       newRules(),
 	}
 	r.res = resolver.New(resolver.Config{
 		Timeout: w.cfg.MetadataTimeout,
@@ -384,12 +387,12 @@ func (r *run) flush() {
 	if st, gen := r.tracker.current(); st != zk.StateHasSession || gen != r.listedGen {
 		return
 	}
-	if !r.out.IsSynced() && r.res.InitialPending() {
+	if !r.out.IsSynced() && (r.res.InitialPending() || !r.rules.loaded) {
 		return
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(r.dirty), registry.ServiceKey.Compare) {
 		delete(r.dirty, k)
-		r.out.Update(r.build(k))
+		r.out.Update(r.configured(r.build(k)))
 	}
 	r.out.Synced()
 	r.res.MarkSynced()

@@ -75,6 +75,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 	r := newRun(w, conn, tr, sink)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = r.res.Run(ctx) })
+	wg.Go(func() { r.watchRules(ctx) })
 	defer func() {
 		cancel()
 		tr.closing.Store(true)
@@ -359,6 +360,8 @@ func (r *run) loop(ctx context.Context) {
 			}
 		case <-r.res.Retry():
 			r.res.HandleRetry()
+		case <-r.rules.notify:
+			r.onRules()
 		}
 		r.flush()
 	}
