@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	sdklogger "github.com/nacos-group/nacos-sdk-go/v2/common/logger"
 )
 
 // ErrRefused is wrapped by the errors of requests the Nacos server answered
@@ -61,6 +63,15 @@ func (l *refusalLog) read(reqType string) (uint64, string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.count[reqType], l.last[reqType]
+}
+
+// ensureSDKLog points the SDK's logger back at the watcher's if something
+// else in the process replaced it (another SDK user creating a client):
+// checkedCall sees refusals only through sdkLogger.
+func (w *Watcher) ensureSDKLog() {
+	if _, ok := sdklogger.GetLogger().(sdkLogger); !ok {
+		w.routeSDKLog()
+	}
 }
 
 // checkedCall runs call, an SDK call that sends requests of type reqType,

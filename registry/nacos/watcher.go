@@ -287,6 +287,7 @@ func (r *run) list(ctx context.Context) {
 // listGroup pages through the service names of one group.
 func (r *run) listGroup(c *nsClients, group string) ([]string, error) {
 	var names []string
+	r.w.ensureSDKLog()
 	for page := uint32(1); ; page++ {
 		var list model.ServiceList
 		err := checkedCall(reqServiceList, func() (err error) {
@@ -350,6 +351,7 @@ func (r *run) newSubscription(c *nsClients, k subKey) *newSubscription {
 // succeeded to r.subs.
 func (r *run) subscribeAll(ctx context.Context, subs []newSubscription) error {
 	errs := make([]error, len(subs))
+	r.w.ensureSDKLog()
 	// A refused subscribe returns no error and no instances; which one of
 	// the batch was refused is not known, so a refusal fails them all.
 	refused := checkedCall(reqSubscribe, func() error {
