@@ -20,7 +20,7 @@ install_alinacos() {
   rm -rf "$tmp"
   mkdir -p "$tmp"
   note "resolving nacos-console $ALINACOS_VERSION with Maven into $dir (first time: ~1 min)"
-  retry mvn -B -q -f test/alinacos/pom.xml \
+  retry mvn -B -q -Dstyle.color=never -f test/alinacos/pom.xml \
     -Dmaven.repo.local="$DUBBOMESH_CACHE/m2" \
     org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
     -DincludeScope=runtime -DoutputDirectory="$tmp" || return 1
