@@ -19,10 +19,6 @@ const (
 	// reasonMalformedRule counts a rule that cannot be read; the services
 	// it names stay as they are.
 	reasonMalformedRule = "malformed_configurator"
-	// maxRuleReads bounds the GetConfig calls in flight: one, as the
-	// SDK's config client creates its connection on first use without a
-	// lock (nacos-sdk-go v2.3.2 ConfigProxy.getRpcClient).
-	maxRuleReads = 1
 	// rereadAllEvery: every rule key is read again at every
 	// rereadAllEvery-th service listing (5 min at the default 30 s).
 	rereadAllEvery = 10
@@ -48,16 +44,18 @@ type rules struct {
 	mu       sync.Mutex
 	pending  map[string]string // rule key → content ("" = none)
 	notify   chan struct{}
-	readSlot chan struct{}
-	reads    sync.WaitGroup // the GetConfig goroutines; Run waits for them
-	listings int            // listings so far (rereadRules)
+	queue    []ruleRead        // rules to read
+	queued   map[ruleRead]bool // in queue
+	reading  bool              // a readRules goroutine runs
+	reads    sync.WaitGroup    // that goroutine; Run waits for it
+	listings int               // listings so far (rereadRules)
 }
 
 func newRules() *rules {
 	return &rules{
 		set: configurator.NewSet(), watched: map[string]bool{}, present: map[string]bool{}, content: map[string]string{},
 		users: map[string]map[registry.ServiceKey]bool{}, pending: map[string]string{},
-		notify: make(chan struct{}, 1), readSlot: make(chan struct{}, maxRuleReads),
+		notify: make(chan struct{}, 1), queued: map[ruleRead]bool{},
 	}
 }
 
@@ -124,21 +122,54 @@ func (r *run) rereadRules() {
 	}
 }
 
-// readRule reads the rule of key in the background.
+// ruleRead is a rule to read with client c.
+type ruleRead struct {
+	c   *nsClients
+	key string
+}
+
+// readRule queues a background read of the rule of key. One goroutine at a
+// time reads the queue (the SDK's config client creates its connection on
+// first use without a lock: nacos-sdk-go v2.3.2 ConfigProxy.getRpcClient),
+// and a key already queued is not queued again.
 func (r *run) readRule(c *nsClients, key string) {
-	r.rules.reads.Go(func() {
-		r.rules.readSlot <- struct{}{}
-		defer func() { <-r.rules.readSlot }()
-		if r.closing.Load() {
+	rs := r.rules
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rr := ruleRead{c: c, key: key}
+	if rs.queued[rr] {
+		return
+	}
+	rs.queued[rr] = true
+	rs.queue = append(rs.queue, rr)
+	if rs.reading {
+		return
+	}
+	rs.reading = true
+	rs.reads.Go(r.readRules)
+}
+
+// readRules reads the queued rules until the queue is empty.
+func (r *run) readRules() {
+	rs := r.rules
+	for {
+		rs.mu.Lock()
+		if len(rs.queue) == 0 || r.closing.Load() {
+			rs.reading = false
+			rs.mu.Unlock()
 			return
 		}
-		data, err := c.config.GetConfig(vo.ConfigParam{DataId: key + ruleSuffix, Group: ruleGroup})
+		rr := rs.queue[0]
+		rs.queue = rs.queue[1:]
+		delete(rs.queued, rr)
+		rs.mu.Unlock()
+		data, err := rr.c.config.GetConfig(vo.ConfigParam{DataId: rr.key + ruleSuffix, Group: ruleGroup})
 		if err != nil {
-			r.w.base.Log.Debug("cannot read the override rules", "key", key, "error", err)
-			return
+			r.w.base.Log.Debug("cannot read the override rules", "key", rr.key, "error", err)
+			continue
 		}
-		r.rules.put(key, data)
-	})
+		rs.put(rr.key, data)
+	}
 }
 
 // onRules applies changed rule documents and marks the services they can
