@@ -30,6 +30,7 @@ ensure_rnacos
 ensure_javaprovider
 ensure_chromium
 ensure_prometheus
+ensure_alinacos
 [[ -n $lint ]] && ensure_staticcheck
 
 # Every module the tests build, fetched up front with retries, so that a
@@ -59,7 +60,7 @@ if [[ $# -eq 0 ]]; then
   # registry/nacos/race_on_test.go). This pass runs first so that the
   # summary of the main run below is the last thing printed.
   step "go test -count=1 (Nacos restart tests, without -race)"
-  go test -count=1 -timeout 20m -run 'TestWatcherNacosRestart|TestEndToEndMultiRegistry' ./registry/nacos ./cmd/dubbomesh \
+  go test -count=1 -timeout 20m -run 'TestWatcherNacosRestart|TestWatcherAlinacos|TestEndToEndMultiRegistry|TestEndToEndAlinacos' ./registry/nacos ./cmd/dubbomesh \
     || die "Nacos restart tests failed"
 fi
 step "go test -race -shuffle=on -count=1 -timeout 60m ${args[*]}"

@@ -22,6 +22,9 @@
 //	DUBBOMESH_ZOOKEEPER_CP=cp  the ZooKeeper class path
 //	                           (default: /etc/zookeeper/conf:/usr/share/java/*)
 //	DUBBOMESH_PROVIDER=/path   a prebuilt examples/provider binary (default: built once per test binary)
+//	DUBBOMESH_ALINACOS=/dir    the jars of Alibaba's Nacos server (default: the tool cache of
+//	                           scripts/tools/alinacos.sh); its tests run in their own
+//	                           network namespace (IsolateNetwork)
 //
 // See docs/testing.md for the whole test environment.
 package testenv

@@ -288,11 +288,16 @@ func (n *Nacos) ready(ctx context.Context) error {
 }
 
 // login returns an access token of the admin user from rnacos' Open API.
-// The credentials go in the form body, not the URL, so that no error
-// message carries the password.
 func (n *Nacos) login(ctx context.Context) (string, error) {
-	form := url.Values{"username": {n.opts.Username}, "password": {n.opts.Password}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+n.Addr()+"/nacos/v1/auth/login",
+	return nacosLogin(ctx, n.Addr(), n.opts.Username, n.opts.Password)
+}
+
+// nacosLogin logs in as user at the Nacos Open API on addr and returns the
+// access token. The credentials go in the form body, not the URL, so that
+// no error message carries the password.
+func nacosLogin(ctx context.Context, addr, user, password string) (string, error) {
+	form := url.Values{"username": {user}, "password": {password}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/nacos/v1/auth/login",
 		strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", err
@@ -305,13 +310,13 @@ func (n *Nacos) login(ctx context.Context) (string, error) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("login as %q: %s: %s", n.opts.Username, resp.Status, b)
+		return "", fmt.Errorf("login as %q: %s: %s", user, resp.Status, b)
 	}
 	var res struct {
 		AccessToken string `json:"accessToken"`
 	}
 	if err := json.Unmarshal(b, &res); err != nil || res.AccessToken == "" {
-		return "", fmt.Errorf("login as %q: no access token in %q (%v)", n.opts.Username, b, err)
+		return "", fmt.Errorf("login as %q: no access token in %q (%v)", user, b, err)
 	}
 	return res.AccessToken, nil
 }

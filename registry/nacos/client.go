@@ -214,6 +214,7 @@ func (l sdkLogger) print(level string, args []any) {
 }
 
 func (l sdkLogger) printf(level, format string, args []any) {
+	sdkRefusals.record(format, args) // at every level: see refused.go
 	if l.enabled() && !strings.HasPrefix(format, namingCacheWriteFailed) {
 		l.out(level, fmt.Sprintf(format, args...))
 	}

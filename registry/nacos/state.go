@@ -44,6 +44,8 @@ type run struct {
 	dirty map[registry.ServiceKey]struct{}
 	held  map[registry.ServiceKey]struct{} // removals held back by the grace period
 
+	rules *rules // Dubbo's override rules (configurators.go)
+
 	connected, everConnected bool
 	graceUntil               time.Time
 	listed                   bool
@@ -64,6 +66,7 @@ func newRun(w *Watcher, cls []*nsClients, sink registry.Sink) *run {
 		out:            source.NewReported(w.cfg.Name, sink, w.base.Metrics.Updates, w.base.Log),
 		dirty:          map[registry.ServiceKey]struct{}{},
 		held:           map[registry.ServiceKey]struct{}{},
+		rules:          newRules(),
 	}
 	r.res = resolver.New(resolver.Config{
 		Timeout:    w.cfg.MetadataTimeout,
@@ -223,7 +226,8 @@ func (r *run) flush() {
 		if grace && r.holdRemovals(&svc) {
 			r.held[k] = struct{}{}
 		}
-		r.out.Update(svc)
+		r.watchRules(&svc)
+		r.out.Update(r.rules.set.Apply(svc))
 	}
 	r.out.Synced()
 	r.res.MarkSynced()

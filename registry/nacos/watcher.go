@@ -100,6 +100,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 		r.closing.Store(true)
 		closeAll()
 		wg.Wait()
+		r.rules.reads.Wait()
 		r.listTimer.Stop()
 		r.graceTimer.Stop()
 		r.unreachable.Stop()
@@ -178,6 +179,8 @@ func (r *run) loop(ctx context.Context) {
 			r.endGrace()
 		case <-r.unreachable.C():
 			r.unreachable.Warn()
+		case <-r.rules.notify:
+			r.onRules()
 		}
 		r.flush()
 	}
@@ -232,7 +235,11 @@ func (r *run) list(ctx context.Context) {
 		for _, g := range r.w.cfg.Groups {
 			names, err := r.listGroup(c, g)
 			if err != nil {
-				r.w.base.Log.Warn("service listing failed; retrying", "namespace", cmpOr(c.ns, publicNamespace), "group", g, "error", err)
+				// Nothing changes: no unsubscribe, no Synced from a
+				// listing the server refused.
+				r.countRefused(err)
+				r.w.base.Log.Warn("service listing failed; keeping the last-known state and retrying",
+					"namespace", cmpOr(c.ns, publicNamespace), "group", g, "error", err)
 				source.ResetTimer(r.listTimer, listRetry)
 				return
 			}
@@ -252,6 +259,7 @@ func (r *run) list(ctx context.Context) {
 		if ctx.Err() != nil {
 			return // stopping
 		}
+		r.countRefused(err)
 		r.w.base.Log.Warn("subscribe failed; retrying", "error", err)
 		source.ResetTimer(r.listTimer, listRetry)
 		return
@@ -276,15 +284,21 @@ func (r *run) list(ctx context.Context) {
 		r.listed = true
 		r.w.base.Log.Debug("registry listed", "services", len(r.subs), "took", r.w.base.Clock.Since(start))
 	}
+	r.rereadRules()
 	source.ResetTimer(r.listTimer, r.w.cfg.ServiceListInterval)
 }
 
 // listGroup pages through the service names of one group.
 func (r *run) listGroup(c *nsClients, group string) ([]string, error) {
 	var names []string
+	r.w.ensureSDKLog()
 	for page := uint32(1); ; page++ {
-		list, err := c.naming.GetAllServicesInfo(vo.GetAllServiceInfoParam{
-			NameSpace: c.ns, GroupName: group, PageNo: page, PageSize: listPageSize,
+		var list model.ServiceList
+		err := checkedCall(reqServiceList, func() (err error) {
+			list, err = c.naming.GetAllServicesInfo(vo.GetAllServiceInfoParam{
+				NameSpace: c.ns, GroupName: group, PageNo: page, PageSize: listPageSize,
+			})
+			return err
 		})
 		if err != nil {
 			return nil, err
@@ -341,6 +355,34 @@ func (r *run) newSubscription(c *nsClients, k subKey) *newSubscription {
 // succeeded to r.subs.
 func (r *run) subscribeAll(ctx context.Context, subs []newSubscription) error {
 	errs := make([]error, len(subs))
+	r.w.ensureSDKLog()
+	// A refused subscribe returns no error and no instances; which one of
+	// the batch was refused is not known, so a refusal fails them all.
+	refused := checkedCall(reqSubscribe, func() error {
+		r.subscribeEach(ctx, subs, errs)
+		return nil
+	})
+	var first error
+	for i, s := range subs {
+		switch {
+		case refused != nil && errs[i] == nil:
+			_ = s.c.naming.Unsubscribe(s.sub.param)
+			first = cmp.Or(first, refused)
+		case errs[i] == nil:
+			r.subs[s.key] = s.sub
+		case errors.Is(errs[i], ctx.Err()):
+			first = cmp.Or(first, errs[i])
+		default:
+			_ = s.c.naming.Unsubscribe(s.sub.param)
+			first = cmp.Or(first, fmt.Errorf("service %s: %w", s.key, errs[i]))
+		}
+	}
+	return first
+}
+
+// subscribeEach subscribes to every service of subs, with up to
+// maxConcurrentSubscribes calls in flight, and stores each error in errs.
+func (r *run) subscribeEach(ctx context.Context, subs []newSubscription, errs []error) {
 	slots := make(chan struct{}, maxConcurrentSubscribes)
 	var wg sync.WaitGroup
 	for i, s := range subs {
@@ -355,19 +397,13 @@ func (r *run) subscribeAll(ctx context.Context, subs []newSubscription) error {
 		})
 	}
 	wg.Wait()
-	var first error
-	for i, s := range subs {
-		switch {
-		case errs[i] == nil:
-			r.subs[s.key] = s.sub
-		case errors.Is(errs[i], ctx.Err()):
-			first = cmp.Or(first, errs[i])
-		default:
-			_ = s.c.naming.Unsubscribe(s.sub.param)
-			first = cmp.Or(first, fmt.Errorf("service %s: %w", s.key, errs[i]))
-		}
+}
+
+// countRefused counts an error that is a refused answer of the server.
+func (r *run) countRefused(err error) {
+	if errors.Is(err, ErrRefused) {
+		r.w.base.Metrics.Events.WithLabelValues("refused").Inc()
 	}
-	return first
 }
 
 // unsubscribe stops following a service that left the service list and

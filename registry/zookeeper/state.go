@@ -110,6 +110,8 @@ type run struct {
 	out   *source.Reported
 	dirty map[registry.ServiceKey]struct{}
 
+	rules *rules // Dubbo's override rules (configurators.go)
+
 	listedGen uint64 // session generation last listed completely (0: none)
 	down      bool   // disconnection reported to the sink
 }
@@ -127,6 +129,7 @@ func newRun(w *Watcher, tr *connTracker, sink registry.Sink) *run {
 		apps:        map[string]map[string][]byte{},
 		out:         source.NewReported(w.cfg.Name, sink, w.base.Metrics.Updates, w.base.Log),
 		dirty:       map[registry.ServiceKey]struct{}{},
+		rules:       newRules(),
 	}
 	r.res = resolver.New(resolver.Config{
 		Timeout: w.cfg.MetadataTimeout,
@@ -408,7 +411,7 @@ func (r *run) flush() {
 	if st, gen := r.tracker.current(); st != zk.StateHasSession || gen != r.listedGen {
 		return
 	}
-	if !r.out.IsSynced() && r.res.InitialPending() {
+	if !r.out.IsSynced() && (r.res.InitialPending() || !r.rules.loaded) {
 		return
 	}
 	grace := r.inGrace()
@@ -418,7 +421,9 @@ func (r *run) flush() {
 		if grace {
 			svc = r.holdRemovals(svc)
 		}
-		r.out.Update(svc)
+		// Rules last: a provider a rule disables stays out even while
+		// removals are held back.
+		r.out.Update(r.configured(svc))
 	}
 	r.out.Synced()
 	r.res.MarkSynced()

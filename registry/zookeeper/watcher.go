@@ -74,6 +74,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = r.res.Run(ctx) })
+	wg.Go(func() { r.watchRules(ctx) })
 	defer func() {
 		cancel()
 		tr.closing.Store(true)
@@ -297,6 +298,8 @@ func (r *run) loop(ctx context.Context) {
 			r.unreachable.Warn()
 		case <-r.res.Retry():
 			r.res.HandleRetry()
+		case <-r.rules.notify:
+			r.onRules()
 		}
 		r.flush()
 	}

@@ -1,0 +1,9 @@
+package configurator
+
+import (
+	"testing"
+
+	"github.com/dubbomesh/dubbomesh/internal/leakcheck"
+)
+
+func TestMain(m *testing.M) { leakcheck.Main(m) }
