@@ -22,8 +22,10 @@ version=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 step "image dubbomesh:$version into $out"
+arch=$(go env GOARCH)
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$out/dubbomesh" ./cmd/dubbomesh \
   || die "go build ./cmd/dubbomesh failed"
 (cd hack/image && retry go mod download) || die "go mod download in hack/image failed"
-(cd hack/image && go run . -binary "$out/dubbomesh" -ca "$ca" -tag "dubbomesh:$version" \
+# hack/image itself runs on this machine, whatever GOARCH the binary is for.
+(cd hack/image && env -u GOARCH -u GOOS go run . -binary "$out/dubbomesh" -arch "$arch" -ca "$ca" -tag "dubbomesh:$version" \
   -layout "$out/oci" -tar "$out/dubbomesh.tar") || die "writing the image failed"

@@ -5,7 +5,7 @@
 // SOURCE_DATE_EPOCH, 0 by default).
 //
 //	image -binary dubbomesh -ca /etc/ssl/certs/ca-certificates.crt -tag dubbomesh:v1 \
-//	      [-layout DIR] [-tar FILE] [-rootfs DIR]
+//	      [-arch amd64] [-layout DIR] [-tar FILE] [-rootfs DIR]
 //
 // -layout writes (or replaces) an OCI image layout, -tar a tarball that
 // `docker load` and `podman load` read, -rootfs the layer's files as a
@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -52,6 +53,7 @@ func run() error {
 	layoutDir := flag.String("layout", "", "write an OCI image layout to this directory")
 	tarFile := flag.String("tar", "", "write a docker/podman-loadable tarball to this file")
 	rootfs := flag.String("rootfs", "", "write the layer's files to this directory")
+	arch := flag.String("arch", runtime.GOARCH, "the binary's GOARCH, recorded in the image config")
 	flag.Parse()
 	if *binary == "" {
 		return errors.New("-binary is required")
@@ -75,7 +77,7 @@ func run() error {
 	if *layoutDir == "" && *tarFile == "" {
 		return nil
 	}
-	img, err := build(files, epoch)
+	img, err := build(files, epoch, *arch)
 	if err != nil {
 		return err
 	}
@@ -93,7 +95,7 @@ func run() error {
 		}
 		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{
 			"org.opencontainers.image.ref.name": ref.TagStr(),
-			"io.containerd.image.name":          ref.Name(),
+			"io.containerd.image.name":          canonical(ref),
 		})); err != nil {
 			return fmt.Errorf("layout: %w", err)
 		}
@@ -107,7 +109,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(ref.Name() + "@" + d.String())
+	fmt.Println(canonical(ref) + "@" + d.String())
 	return nil
 }
 
@@ -156,7 +158,7 @@ func contents(binary, ca string) ([]file, error) {
 	}, nil
 }
 
-func build(files []file, epoch time.Time) (v1.Image, error) {
+func build(files []file, epoch time.Time, arch string) (v1.Image, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
@@ -204,10 +206,7 @@ func build(files []file, epoch time.Time) (v1.Image, error) {
 		return nil, err
 	}
 	cfg = cfg.DeepCopy()
-	cfg.Architecture, cfg.OS = "amd64", "linux"
-	if a := os.Getenv("GOARCH"); a != "" {
-		cfg.Architecture = a
-	}
+	cfg.Architecture, cfg.OS = arch, "linux"
 	cfg.Created = v1.Time{Time: epoch}
 	cfg.Config = v1.Config{
 		User:       fmt.Sprintf("%d:%d", uid, uid),
@@ -227,6 +226,9 @@ func build(files []file, epoch time.Time) (v1.Image, error) {
 }
 
 func writeRootfs(dir string, files []file) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.path))
 		if f.dir {
@@ -261,4 +263,15 @@ func modeBits(m int64) os.FileMode {
 		return os.ModeSticky
 	}
 	return 0
+}
+
+// canonical is the reference as containerd and docker name it
+// (docker.io/library/dubbomesh:v1); go-containerregistry says
+// index.docker.io.
+func canonical(ref name.Tag) string {
+	reg := ref.RegistryStr()
+	if reg == name.DefaultRegistry {
+		reg = "docker.io"
+	}
+	return reg + "/" + ref.RepositoryStr() + ":" + ref.TagStr()
 }
