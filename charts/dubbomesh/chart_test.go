@@ -292,6 +292,10 @@ func TestTemplateShardPorts(t *testing.T) {
 	if diff := cmp.Diff(want, servicePorts(svc)); diff != "" {
 		t.Errorf("service ports (-want +got):\n%s", diff)
 	}
+	if _, err := render(t, "--set", "istio.enabled=true", "--set", "xds.tls.secretName=tls"); err == nil ||
+		!strings.Contains(err.Error(), "istio.caCertificates") {
+		t.Errorf("Istio with xDS TLS and no CA for istiod: err = %v, want istio.caCertificates named", err)
+	}
 	if _, err := render(t, "--set", "istio.enabled=true", "--set", "istio.shards=3", "--set", "istio.shardPorts={16000}"); err == nil ||
 		!strings.Contains(err.Error(), "istio.shardPorts has 1 entries") {
 		t.Errorf("shards=3 with one shardPort: err = %v, want the shardPorts count named", err)

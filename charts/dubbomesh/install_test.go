@@ -124,13 +124,28 @@ func TestInstallIntoKubeAPIServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkNotes(t, out)
+		checkNotes(t, out, "- address: k8s://\n"+
+			"- address: xds://dubbomesh.dubbo-system.svc:15010 # shard 0\n"+
+			"- address: xds://dubbomesh.dubbo-system.svc:15011 # shard 1\n")
+	})
+	t.Run("helm install with production values prints tlsSettings", func(t *testing.T) {
+		out, err := helm(t, "install", "dubbomesh", chartDir(t), "--kubeconfig", k.Kubeconfig(),
+			"--namespace", "dubbo-tls", "--create-namespace", "-f", productionValues(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "- address: k8s://\n"
+		for i := range 4 {
+			want += fmt.Sprintf("- address: xds://dubbomesh.dubbo-tls.svc:%d # shard %d\n", 15010+i, i) +
+				"  tlsSettings: {mode: SIMPLE, caCertificates: /etc/dubbomesh-ca/ca.crt}\n"
+		}
+		checkNotes(t, out, want)
 	})
 }
 
-// checkNotes checks the configSources block NOTES.txt prints for istiod:
-// k8s:// first and one xds:// address per shard, as YAML.
-func checkNotes(t *testing.T, out string) {
+// checkNotes checks the configSources block NOTES.txt prints for istiod
+// (k8s:// first, one xds:// address per shard) and that it is YAML.
+func checkNotes(t *testing.T, out, want string) {
 	t.Helper()
 	_, notes, ok := strings.Cut(out, "NOTES:\n")
 	if !ok {
@@ -140,9 +155,6 @@ func checkNotes(t *testing.T, out string) {
 	if !ok {
 		t.Fatalf("no configSources block in NOTES:\n%s", notes)
 	}
-	want := "- address: k8s://\n" +
-		"- address: xds://dubbomesh.dubbo-system.svc:15010 # shard 0\n" +
-		"- address: xds://dubbomesh.dubbo-system.svc:15011 # shard 1\n"
 	if diff := cmp.Diff(want, block); diff != "" {
 		t.Errorf("configSources (-want +got):\n%s", diff)
 	}
@@ -151,7 +163,7 @@ func checkNotes(t *testing.T, out string) {
 			Address string `yaml:"address"`
 		} `yaml:"configSources"`
 	}
-	if err := yaml.Unmarshal([]byte("configSources:\n"+block), &parsed); err != nil || len(parsed.ConfigSources) != 3 {
+	if err := yaml.Unmarshal([]byte("configSources:\n"+block), &parsed); err != nil || len(parsed.ConfigSources) != strings.Count(want, "- address:") {
 		t.Errorf("the block is not the YAML istiod reads: %v %+v", err, parsed)
 	}
 }
