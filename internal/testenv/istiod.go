@@ -69,10 +69,30 @@ func cachedIstiod() (string, error) {
 }
 
 // cachedHarness finds the binary bin that scripts/test.sh built from the
-// nested module test/<name> into $DUBBOMESH_CACHE/<name>-<key>/, keyed as
-// scripts keys it: sha256 of go.mod, go.sum and the Go files in name order,
-// first 12 hex digits.
+// nested module test/<name> into $DUBBOMESH_CACHE/<name>-<key>/.
 func cachedHarness(name, bin string) (string, error) {
+	key, err := harnessKey(name)
+	if err != nil {
+		return "", err
+	}
+	cache := os.Getenv("DUBBOMESH_CACHE")
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", err
+		}
+		cache = filepath.Join(dir, "dubbomesh")
+	}
+	p := filepath.Join(cache, name+"-"+key, bin)
+	if _, err := os.Stat(p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// harnessKey keys test/<name> as the scripts key it: sha256 of go.mod,
+// go.sum and the Go files in name order, first 12 hex digits.
+func harnessKey(name string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
@@ -91,19 +111,7 @@ func cachedHarness(name, bin string) (string, error) {
 		}
 		h.Write(b)
 	}
-	cache := os.Getenv("DUBBOMESH_CACHE")
-	if cache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			return "", err
-		}
-		cache = filepath.Join(dir, "dubbomesh")
-	}
-	p := filepath.Join(cache, name+"-"+hex.EncodeToString(h.Sum(nil))[:12], bin)
-	if _, err := os.Stat(p); err != nil {
-		return "", err
-	}
-	return p, nil
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
 // moduleRoot is the directory of the main module's go.mod.
