@@ -302,6 +302,43 @@ func TestTemplateShardPorts(t *testing.T) {
 	}
 }
 
+// TestTemplateDashboards: grafanaDashboards.enabled ships every file of
+// dashboards/ unchanged in one ConfigMap (none when there are no files).
+func TestTemplateDashboards(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(chartDir(t), "dashboards", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[filepath.Base(f)] = string(b)
+	}
+	objs := objects(t, "--set", "grafanaDashboards.enabled=true")
+	cm, ok := objs["ConfigMap/dubbomesh-dashboards"].(*corev1.ConfigMap)
+	if len(want) == 0 {
+		if ok {
+			t.Errorf("no dashboards/*.json, yet a dashboards ConfigMap: %v", cm.Data)
+		}
+		return
+	}
+	if !ok {
+		t.Fatalf("no dashboards ConfigMap; rendered %v", kinds(objs))
+	}
+	if diff := cmp.Diff(want, cm.Data); diff != "" {
+		t.Errorf("dashboards (-files +ConfigMap):\n%s", diff)
+	}
+	if cm.Labels["grafana_dashboard"] != "1" {
+		t.Errorf("labels = %v, want grafana_dashboard=1 for Grafana's sidecar", cm.Labels)
+	}
+	if _, ok := objects(t)["ConfigMap/dubbomesh-dashboards"]; ok {
+		t.Errorf("dashboards rendered with grafanaDashboards.enabled=false")
+	}
+}
+
 func TestSchemaRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name string
