@@ -43,9 +43,10 @@ if [[ -d examples/provider ]]; then
   go build -o "$DUBBOMESH_CACHE/bin/provider" ./examples/provider || die "go build ./examples/provider failed"
   export DUBBOMESH_PROVIDER=$DUBBOMESH_CACHE/bin/provider
 fi
-# The image the chart test runs under runc: built as users build it.
-scripts/image.sh "$DUBBOMESH_CACHE/image" || die "scripts/image.sh failed"
-export DUBBOMESH_IMAGE=$DUBBOMESH_CACHE/image/oci
+# The image the chart test runs under runc, built as users build it (in the
+# clone, so that two clones never write the same one).
+scripts/image.sh _out/image || die "scripts/image.sh failed"
+export DUBBOMESH_IMAGE=$PWD/_out/image/oci
 note "DUBBOMESH_TESTENV=1 DUBBOMESH_ENVOY=$DUBBOMESH_ENVOY DUBBOMESH_RNACOS=$DUBBOMESH_RNACOS DUBBOMESH_PROVIDER=${DUBBOMESH_PROVIDER:-}"
 note "ready after $((SECONDS - start))s"
 
