@@ -1,6 +1,6 @@
 # Make targets wrap the scripts, which are the source of truth (CI runs
 # scripts/test.sh through .ci/run). See docs/testing.md.
-.PHONY: test lint fuzz bench
+.PHONY: test lint fuzz bench image helm-lint
 
 # Everything CI runs: installs missing components, lint, go test -race.
 test:
@@ -20,3 +20,12 @@ BENCH ?= .
 BENCHTIME ?= 1s
 bench:
 	go test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) ./...
+
+# The container image without a daemon: _out/image/oci (OCI layout) and
+# _out/image/dubbomesh.tar (docker/podman load). VERSION=v1.2.3 make image.
+image:
+	./scripts/image.sh _out/image
+
+# helm lint and the chart's tests (helm built from the Go module proxy).
+helm-lint:
+	./scripts/test.sh --no-lint -run 'TestLint|TestTemplate|TestSchema|TestNotes' ./charts/dubbomesh/

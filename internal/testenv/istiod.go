@@ -63,15 +63,41 @@ func IstiodBinary(t testing.TB) string {
 	return ""
 }
 
-// cachedIstiod finds the harness built for this checkout's test/istiod,
-// keyed as scripts/lib.sh keys it: sha256 of go.mod, go.sum and the Go files
-// in name order, first 12 hex digits.
+// cachedIstiod finds the harness built for this checkout's test/istiod.
 func cachedIstiod() (string, error) {
+	return cachedHarness("istiod", "istiod-harness")
+}
+
+// cachedHarness finds the binary bin that scripts/test.sh built from the
+// nested module test/<name> into $DUBBOMESH_CACHE/<name>-<key>/.
+func cachedHarness(name, bin string) (string, error) {
+	key, err := harnessKey(name)
+	if err != nil {
+		return "", err
+	}
+	cache := os.Getenv("DUBBOMESH_CACHE")
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", err
+		}
+		cache = filepath.Join(dir, "dubbomesh")
+	}
+	p := filepath.Join(cache, name+"-"+key, bin)
+	if _, err := os.Stat(p); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// harnessKey keys test/<name> as the scripts key it: sha256 of go.mod,
+// go.sum and the Go files in name order, first 12 hex digits.
+func harnessKey(name string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	src := filepath.Join(root, "test", "istiod")
+	src := filepath.Join(root, "test", name)
 	goFiles, err := filepath.Glob(filepath.Join(src, "*.go"))
 	if err != nil {
 		return "", err
@@ -85,19 +111,7 @@ func cachedIstiod() (string, error) {
 		}
 		h.Write(b)
 	}
-	cache := os.Getenv("DUBBOMESH_CACHE")
-	if cache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			return "", err
-		}
-		cache = filepath.Join(dir, "dubbomesh")
-	}
-	p := filepath.Join(cache, "istiod-"+hex.EncodeToString(h.Sum(nil))[:12], "istiod-harness")
-	if _, err := os.Stat(p); err != nil {
-		return "", err
-	}
-	return p, nil
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
 // moduleRoot is the directory of the main module's go.mod.
