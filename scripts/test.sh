@@ -41,6 +41,10 @@ ensure_runc
 # Every module the tests build, fetched up front with retries, so that a
 # transient proxy error cannot fail a build half-way.
 retry go mod download || die "go mod download failed"
+# The chart's install test reads prometheus-operator's ServiceMonitor CRD
+# from that module (keep in step with charts/dubbomesh/install_test.go).
+(cd "$(mktemp -d)" && GOFLAGS=-mod=mod retry go mod download github.com/prometheus-operator/prometheus-operator@v0.91.0) \
+  || die "go mod download prometheus-operator failed"
 
 export DUBBOMESH_TESTENV=1
 # Build the example provider once for every test binary (internal/testenv
