@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/nacos-group/nacos-sdk-go/v2/model"
@@ -30,7 +29,7 @@ type run struct {
 	pushes         *pushes
 	mappingChanged chan struct{}
 	listTimer      clock.Timer
-	graceTimer     clock.Timer
+	grace          *source.Grace // removals held back after a reconnect
 	unreachable    *source.Unreachable
 
 	subs     map[subKey]*subscription
@@ -42,12 +41,10 @@ type run struct {
 
 	out   *source.Reported
 	dirty map[registry.ServiceKey]struct{}
-	held  map[registry.ServiceKey]struct{} // removals held back by the grace period
 
 	rules *rules // Dubbo's override rules (configurators.go)
 
 	connected, everConnected bool
-	graceUntil               time.Time
 	listed                   bool
 }
 
@@ -57,7 +54,7 @@ func newRun(w *Watcher, cls []*nsClients, sink registry.Sink) *run {
 		pushes:         &pushes{pending: map[subKey][]model.Instance{}, notify: make(chan struct{}, 1)},
 		mappingChanged: make(chan struct{}, 1),
 		listTimer:      source.StoppedTimer(w.base.Clock),
-		graceTimer:     source.StoppedTimer(w.base.Clock),
+		grace:          source.NewGrace(w.base.Clock, w.base.Log),
 		unreachable:    source.NewUnreachable(w.base.Log, w.base.Clock, w.cfg.Servers, nil),
 		subs:           map[subKey]*subscription{},
 		badNames:       map[subKey]bool{},
@@ -65,7 +62,6 @@ func newRun(w *Watcher, cls []*nsClients, sink registry.Sink) *run {
 		ifaces:         map[string]map[subKey][]registry.Endpoint{},
 		out:            source.NewReported(w.cfg.Name, sink, w.base.Metrics.Updates, w.base.Log),
 		dirty:          map[registry.ServiceKey]struct{}{},
-		held:           map[registry.ServiceKey]struct{}{},
 		rules:          newRules(),
 	}
 	r.res = resolver.New(resolver.Config{
@@ -167,46 +163,6 @@ func (r *run) build(k registry.ServiceKey) registry.Service {
 	return a.Service()
 }
 
-// inGrace reports whether removals are held back after a reconnect.
-func (r *run) inGrace() bool {
-	return !r.graceUntil.IsZero() && r.w.base.Clock.Now().Before(r.graceUntil)
-}
-
-// endGrace lets the held-back removals through.
-func (r *run) endGrace() {
-	r.graceUntil = time.Time{}
-	if len(r.held) > 0 {
-		r.w.base.Log.Info("resync grace over; applying removals", "services", len(r.held))
-	}
-	for k := range r.held {
-		r.dirty[k] = struct{}{}
-	}
-	clear(r.held)
-}
-
-// holdRemovals adds to svc the endpoints last reported for it that it lacks.
-func (r *run) holdRemovals(svc *registry.Service) bool {
-	prev, had := r.out.Last(svc.Key)
-	if !had {
-		return false
-	}
-	have := make(map[registry.EndpointID]bool, len(svc.Endpoints))
-	for i := range svc.Endpoints {
-		have[svc.Endpoints[i].ID()] = true
-	}
-	held := false
-	for _, ep := range prev.Endpoints {
-		if !have[ep.ID()] {
-			svc.Endpoints = append(svc.Endpoints, ep)
-			held = true
-		}
-	}
-	if held {
-		svc.Sort()
-	}
-	return held
-}
-
 // flush reports the services that changed. It says nothing while
 // disconnected, until the registry has been listed once and, before the
 // first Synced, until every metadata fetch of the first listing has been
@@ -219,12 +175,12 @@ func (r *run) flush() {
 	if !r.out.IsSynced() && r.res.InitialPending() {
 		return
 	}
-	grace := r.inGrace()
+	grace := r.grace.Active()
 	for _, k := range sortedKeys(r.dirty) {
 		delete(r.dirty, k)
 		svc := r.build(k)
-		if grace && r.holdRemovals(&svc) {
-			r.held[k] = struct{}{}
+		if last, ok := r.out.Last(k); grace && ok {
+			svc = r.grace.Hold(svc, last)
 		}
 		r.watchRules(&svc)
 		r.out.Update(r.rules.set.Apply(svc))

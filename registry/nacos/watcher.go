@@ -102,7 +102,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 		wg.Wait()
 		r.rules.reads.Wait()
 		r.listTimer.Stop()
-		r.graceTimer.Stop()
+		r.grace.Stop()
 		r.unreachable.Stop()
 		w.base.Metrics.Connected.Set(0)
 	}()
@@ -175,8 +175,8 @@ func (r *run) loop(ctx context.Context) {
 			r.list(ctx)
 		case <-r.res.Retry():
 			r.res.HandleRetry()
-		case <-r.graceTimer.C():
-			r.endGrace()
+		case <-r.grace.C():
+			r.grace.End(func(k registry.ServiceKey) { r.dirty[k] = struct{}{} })
 		case <-r.unreachable.C():
 			r.unreachable.Warn()
 		case <-r.rules.notify:
@@ -210,8 +210,7 @@ func (r *run) checkHealth(ctx context.Context) {
 	if r.everConnected {
 		r.w.base.Log.Info("registry connection re-established; resyncing", "resync_grace", r.w.cfg.ResyncGrace)
 		if r.w.cfg.ResyncGrace > 0 {
-			r.graceUntil = r.w.base.Clock.Now().Add(r.w.cfg.ResyncGrace)
-			source.ResetTimer(r.graceTimer, r.w.cfg.ResyncGrace)
+			r.grace.Start(r.w.cfg.ResyncGrace)
 		}
 		registry.ReportStatus(r.sink, r.w.cfg.Name, true)
 	} else {

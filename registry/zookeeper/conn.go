@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/go-zookeeper/zk"
-
-	"github.com/dubbomesh/dubbomesh/registry"
-	"github.com/dubbomesh/dubbomesh/registry/internal/source"
 )
 
 // conn returns the current client.
@@ -107,51 +103,5 @@ func (r *run) newSession() {
 		return
 	}
 	r.w.base.Log.Info("new registry session; holding back removals for the resync grace", "resync_grace", r.w.cfg.ResyncGrace)
-	r.graceUntil = r.w.base.Clock.Now().Add(r.w.cfg.ResyncGrace)
-	source.ResetTimer(r.graceTimer, r.w.cfg.ResyncGrace)
-}
-
-func (r *run) inGrace() bool {
-	return !r.graceUntil.IsZero() && r.w.base.Clock.Now().Before(r.graceUntil)
-}
-
-// endGrace applies the removals held back during the resync grace.
-func (r *run) endGrace() {
-	r.graceUntil = time.Time{}
-	if len(r.held) > 0 {
-		r.w.base.Log.Info("resync grace over; applying removals", "services", len(r.held))
-	}
-	for k := range r.held {
-		r.dirty[k] = struct{}{}
-	}
-	clear(r.held)
-}
-
-// holdRemovals returns svc with the endpoints last reported for its
-// service that it lacks, and records that it held some back.
-func (r *run) holdRemovals(svc registry.Service) registry.Service {
-	last, ok := r.out.Last(svc.Key)
-	if !ok {
-		return svc
-	}
-	have := make(map[registry.EndpointID]bool, len(svc.Endpoints))
-	for i := range svc.Endpoints {
-		have[svc.Endpoints[i].ID()] = true
-	}
-	held := false
-	for i := range last.Endpoints {
-		if !have[last.Endpoints[i].ID()] {
-			held = true
-			break
-		}
-	}
-	if !held {
-		return svc
-	}
-	r.held[svc.Key] = struct{}{}
-	a := source.Assemble(svc.Key)
-	a.Grow(len(svc.Endpoints) + len(last.Endpoints))
-	a.Add(svc.Endpoints...)
-	a.Add(last.Endpoints...)
-	return a.Service()
+	r.grace.Start(r.w.cfg.ResyncGrace)
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"dubbo.apache.org/dubbo-go/v3/metadata/info"
 	"github.com/go-zookeeper/zk"
@@ -91,11 +90,9 @@ type run struct {
 	authed   bool
 	authDone <-chan struct{}
 
-	replaced   bool  // a new client was made for refused handshakes, and has no session yet
-	sessionID  int64 // of the last listing's session
-	graceTimer clock.Timer
-	graceUntil time.Time                        // removals are held back until then
-	held       map[registry.ServiceKey]struct{} // services whose removals were held back
+	replaced  bool          // a new client was made for refused handshakes, and has no session yet
+	sessionID int64         // of the last listing's session
+	grace     *source.Grace // removals held back after a new session
 
 	armed map[watchKey]target // watches set, with what they watch
 	// prefetched holds ChildrenW results issued in parallel by
@@ -120,8 +117,7 @@ func newRun(w *Watcher, tr *connTracker, sink registry.Sink) *run {
 	r := &run{
 		w: w, tracker: tr, sink: sink,
 		resyncTimer: source.StoppedTimer(w.base.Clock),
-		graceTimer:  source.StoppedTimer(w.base.Clock),
-		held:        map[registry.ServiceKey]struct{}{},
+		grace:       source.NewGrace(w.base.Clock, w.base.Log),
 		armed:       map[watchKey]target{},
 		prefetched:  map[string]childrenResult{},
 		ifaces:      map[string]ifaceNodes{},
@@ -414,12 +410,12 @@ func (r *run) flush() {
 	if !r.out.IsSynced() && (r.res.InitialPending() || !r.rules.loaded) {
 		return
 	}
-	grace := r.inGrace()
+	grace := r.grace.Active()
 	for _, k := range slices.SortedFunc(maps.Keys(r.dirty), registry.ServiceKey.Compare) {
 		delete(r.dirty, k)
 		svc := r.build(k)
-		if grace {
-			svc = r.holdRemovals(svc)
+		if last, ok := r.out.Last(k); grace && ok {
+			svc = r.grace.Hold(svc, last)
 		}
 		// Rules last: a provider a rule disables stays out even while
 		// removals are held back.

@@ -82,7 +82,7 @@ func (w *Watcher) Run(ctx context.Context, sink registry.Sink) error {
 		r.bg.Wait()
 		wg.Wait()
 		r.resyncTimer.Stop()
-		r.graceTimer.Stop()
+		r.grace.Stop()
 		r.unreachable.Stop()
 		w.base.Metrics.Connected.Set(0)
 	}()
@@ -292,8 +292,8 @@ func (r *run) loop(ctx context.Context) {
 			if st, _ := r.tracker.current(); st == zk.StateHasSession && r.authed {
 				r.resync(ctx)
 			}
-		case <-r.graceTimer.C():
-			r.endGrace()
+		case <-r.grace.C():
+			r.grace.End(func(k registry.ServiceKey) { r.dirty[k] = struct{}{} })
 		case <-r.unreachable.C():
 			r.unreachable.Warn()
 		case <-r.res.Retry():
