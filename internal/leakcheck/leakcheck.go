@@ -34,7 +34,7 @@ var GRPCXDSTLS = []goleak.Option{
 // Nacos server (testenv.IsolateNetwork's child), the gRPC callback
 // serializers of connections nacos-sdk-go v2.3.2 leaves open after it
 // reconnected to a restarted server (seen with several clients, some
-// refused, across a restart; not seen with rnacos).
+// refused, across a restart; seen with rnacos too).
 var AlibabaNacos = []goleak.Option{
 	goleak.IgnoreTopFunction("google.golang.org/grpc/internal/grpcsync.(*CallbackSerializer).run"),
 }
