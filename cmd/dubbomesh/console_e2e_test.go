@@ -33,7 +33,7 @@ func TestDashboard(t *testing.T) {
 	z := testenv.StartZooKeeper(t)
 	reg := "zookeeper://" + z.Addr()
 	for range 2 {
-		testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Register: "interface", Version: "1.0.0"})
+		testenv.StartProvider(t, testenv.ProviderConfig{Registry: reg, Register: "all", Version: "1.0.0"})
 	}
 	const iface = "dubbomesh.examples.greeter.Greeter"
 	if _, err := run(t, "default: {mode: legacy}\nservices:\n  "+iface+": {mode: dual, meshWeight: 70}\n",
