@@ -20,7 +20,8 @@ func Open(ctx context.Context, url string, log *slog.Logger) (Store, error) {
 	}
 	switch r.Kind {
 	case "zookeeper":
-		return DialZooKeeper(ctx, r.ZooKeeper.Servers, sessionTimeout(r), log)
+		return DialZooKeeper(ctx, r.ZooKeeper.Servers, sessionTimeout(r),
+			ZooKeeperAuth{Username: r.ZooKeeper.Username, Password: r.ZooKeeper.Password}, log)
 	case "nacos":
 		n := r.Nacos
 		if len(n.Namespaces) > 1 {

@@ -19,16 +19,39 @@ const ZKRoot = "/dubbo/config"
 // ZooKeeper is a Store on a ZooKeeper ensemble.
 type ZooKeeper struct {
 	conn *zk.Conn
+	acl  []zk.ACL // of the nodes it creates
 }
 
 var _ Store = (*ZooKeeper)(nil)
 
+// ZooKeeperAuth holds digest credentials (the registry URL's username and
+// password or passwordFile); empty means none. With credentials, the nodes
+// the store creates can be changed only by that user and read by everyone
+// (the apps' config-center clients read them without credentials);
+// without, anyone may change them.
+type ZooKeeperAuth struct{ Username, Password string }
+
+func (a ZooKeeperAuth) acl() []zk.ACL {
+	if a.Username == "" {
+		return zk.WorldACL(zk.PermAll)
+	}
+	return append(zk.DigestACL(zk.PermAll, a.Username, a.Password), zk.WorldACL(zk.PermRead)...)
+}
+
 // DialZooKeeper connects to servers (host:port) and waits up to timeout
 // (and ctx) for a session.
-func DialZooKeeper(ctx context.Context, servers []string, timeout time.Duration, log *slog.Logger) (*ZooKeeper, error) {
+func DialZooKeeper(ctx context.Context, servers []string, timeout time.Duration, auth ZooKeeperAuth, log *slog.Logger) (*ZooKeeper, error) {
 	conn, events, err := zk.Connect(servers, timeout, zk.WithLogInfo(false), zk.WithLogger(zkLogger{log}))
 	if err != nil {
 		return nil, fmt.Errorf("configcenter: zookeeper %v: %w", servers, err)
+	}
+	if auth.Username != "" {
+		// Queued before the session's first request, and sent again by the
+		// client on every reconnect.
+		if err := conn.AddAuth("digest", []byte(auth.Username+":"+auth.Password)); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("configcenter: zookeeper %v: digest credentials of %q refused: %w", servers, auth.Username, err)
+		}
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
@@ -44,7 +67,7 @@ func DialZooKeeper(ctx context.Context, servers []string, timeout time.Duration,
 					for range events {
 					}
 				}()
-				return &ZooKeeper{conn: conn}, nil
+				return &ZooKeeper{conn: conn, acl: auth.acl()}, nil
 			}
 		case <-t.C:
 			conn.Close()
@@ -79,7 +102,7 @@ func (z *ZooKeeper) Put(_ context.Context, group, key string, data []byte, versi
 		if err := z.parents(path.Dir(p)); err != nil {
 			return "", err
 		}
-		_, err := z.conn.Create(p, data, 0, zk.WorldACL(zk.PermAll))
+		_, err := z.conn.Create(p, data, 0, z.acl)
 		if errors.Is(err, zk.ErrNodeExists) {
 			return "", fmt.Errorf("%w: %s was created meanwhile", ErrConflict, p)
 		}
@@ -119,7 +142,7 @@ func (z *ZooKeeper) parents(p string) error {
 	if err := z.parents(path.Dir(p)); err != nil {
 		return err
 	}
-	if _, err := z.conn.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+	if _, err := z.conn.Create(p, nil, 0, z.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
 		return fmt.Errorf("configcenter: zookeeper create %s: %w", p, err)
 	}
 	return nil
