@@ -84,8 +84,10 @@ func configSourcesCmd() *cobra.Command {
 		Use:   "config-sources",
 		Short: "Print the configSources block of istiod's mesh config, one entry per shard",
 		Long: `Print the configSources block of istiod's mesh config (meshConfig in
-Istio's Helm values, or the istio ConfigMap): one xds:// entry per Istio
-shard of dubbomesh, then k8s://. istiod reads configSources only when it
+Istio's Helm values, or the istio ConfigMap): k8s:// (the cluster's own
+Istio config, silently dropped when configSources leaves it out), then one
+xds:// entry per Istio shard of dubbomesh, as the Helm chart's notes print
+it. istiod reads configSources only when it
 starts, and a shard it does not name is silently missing from the mesh:
 apply this block whenever istio.shards or istio.shardPorts change.
 
@@ -129,13 +131,13 @@ func writeConfigSources(w io.Writer, icfg istio.Config, host string, port int, c
 	if _, err := fmt.Fprintf(w, "# dubbomesh: %d Istio shard(s); host h is on shard FNV-1a-32(h) mod %d\nconfigSources:\n", len(addrs), len(addrs)); err != nil {
 		return err
 	}
-	for i, a := range addrs {
-		if _, err := fmt.Fprintf(w, "- address: xds://%s # shard %d\n%s", a, i, tls); err != nil {
+	if k8s {
+		if _, err := fmt.Fprintln(w, "- address: k8s://"); err != nil {
 			return err
 		}
 	}
-	if k8s {
-		if _, err := fmt.Fprintln(w, "- address: k8s://"); err != nil {
+	for i, a := range addrs {
+		if _, err := fmt.Fprintf(w, "- address: xds://%s # shard %d\n%s", a, i, tls); err != nil {
 			return err
 		}
 	}

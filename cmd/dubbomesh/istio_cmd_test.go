@@ -20,11 +20,11 @@ func TestIstioConfigSources(t *testing.T) {
 	}{
 		{[]string{"istio", "config-sources", "--shards", "4", "--host", "dubbomesh.dubbo-system"}, `# dubbomesh: 4 Istio shard(s); host h is on shard FNV-1a-32(h) mod 4
 configSources:
+- address: k8s://
 - address: xds://dubbomesh.dubbo-system:15010 # shard 0
 - address: xds://dubbomesh.dubbo-system:15011 # shard 1
 - address: xds://dubbomesh.dubbo-system:15012 # shard 2
 - address: xds://dubbomesh.dubbo-system:15013 # shard 3
-- address: k8s://
 `},
 		{[]string{"istio", "config-sources", "-c", cfgFile, "--host", "dm", "--no-k8s"}, `# dubbomesh: 3 Istio shard(s); host h is on shard FNV-1a-32(h) mod 3
 configSources:
