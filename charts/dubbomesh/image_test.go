@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,12 +37,97 @@ const (
 // addresses (0.0.0.0 in the ConfigMap) are moved to free loopback ports by
 // DUBBOMESH_XDS_ADDRESS and DUBBOMESH_ADMIN_ADDRESS, which override the file.
 func TestImageUnderRunc(t *testing.T) {
-	image := testenv.ImageLayout(t)
-	testenv.RuncBinary(t)
 	zk := testenv.StartZooKeeper(t)
 	provider := testenv.StartProvider(t, testenv.ProviderConfig{Registry: "zookeeper://" + zk.Addr()})
+	runImage(t, provider, nil, "--set", "registries[0].url=zookeeper://"+zk.Addr())
+}
 
-	objs := objects(t, "--set", "registries[0].url=zookeeper://"+zk.Addr())
+// TestImageUnderRuncWithSecrets: the registry password and the admin token
+// come from the Secrets the chart mounts (the URL gets passwordFile=, the
+// config admin.tokenFile), against a ZooKeeper whose Dubbo root only a
+// digest user may read.
+func TestImageUnderRuncWithSecrets(t *testing.T) {
+	zk := testenv.StartZooKeeper(t)
+	provider := testenv.StartProvider(t, testenv.ProviderConfig{Registry: "zookeeper://" + zk.Addr(), Register: "interface"})
+	securedRoot(t, zk.Addr(), "secured", "reader", "reader-pw")
+	admin := runImage(t, provider, map[string]map[string]string{
+		"zk-reader":   {"password": "reader-pw\n"},
+		"admin-token": {"token": "t0ken\n"},
+	},
+		"--set", "registries[0].url=zookeeper://"+zk.Addr()+"?root=secured&username=reader",
+		"--set", "registries[0].passwordSecret.name=zk-reader",
+		"--set", "registries[0].passwordSecret.key=password",
+		"--set", "admin.tokenSecret.name=admin-token",
+		"--set", "admin.tokenSecret.key=token")
+	// A state-changing admin route needs the token on every address.
+	for _, tc := range []struct {
+		auth string
+		want int
+	}{{"", http.StatusUnauthorized}, {"Bearer wrong", http.StatusUnauthorized}, {"Bearer t0ken", 0}} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://"+admin+"/ui/api/routing", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch {
+		case tc.want != 0 && resp.StatusCode != tc.want:
+			t.Errorf("POST /ui/api/routing with %q = %d, want %d", tc.auth, resp.StatusCode, tc.want)
+		case tc.want == 0 && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+			t.Errorf("POST /ui/api/routing with the mounted token = %d, want it past the token check", resp.StatusCode)
+		}
+	}
+}
+
+// securedRoot copies the provider nodes of the Greeter from /dubbo to a
+// root /{root} that only the digest user may read (and an admin change).
+func securedRoot(t *testing.T, addr, root, user, password string) {
+	t.Helper()
+	conn, _, err := zk.Connect([]string{addr}, 30*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	if err := conn.AddAuth("digest", []byte("admin:admin-pw")); err != nil {
+		t.Fatal(err)
+	}
+	const dir = "/dubbomesh.examples.greeter.Greeter/providers"
+	var kids []string
+	xdstest.Eventually(t, 60*time.Second, func() error {
+		kids, _, err = conn.Children("/dubbo" + dir)
+		if err == nil && len(kids) == 0 {
+			err = fmt.Errorf("no provider under /dubbo%s yet", dir)
+		}
+		return err
+	})
+	acl := append(zk.DigestACL(zk.PermAll, "admin", "admin-pw"), zk.DigestACL(zk.PermRead, user, password)...)
+	for _, p := range []string{"/" + root, "/" + root + "/dubbomesh.examples.greeter.Greeter", "/" + root + dir} {
+		if _, err := conn.Create(p, nil, 0, acl); err != nil {
+			t.Fatalf("create %s: %v", p, err)
+		}
+	}
+	for _, k := range kids {
+		if _, err := conn.Create("/"+root+dir+"/"+k, nil, 0, acl); err != nil {
+			t.Fatalf("create %s: %v", k, err)
+		}
+	}
+}
+
+// runImage runs the image under runc with what the chart renders for
+// setArgs (secrets: Secret name → key → content, for the Secret volumes it
+// mounts) and checks that it serves provider; it returns the admin address.
+func runImage(t *testing.T, provider *testenv.Provider, secrets map[string]map[string]string, setArgs ...string) string {
+	t.Helper()
+	image := testenv.ImageLayout(t)
+	testenv.RuncBinary(t)
+
+	objs := objects(t, setArgs...)
 	cm := objs["ConfigMap/dubbomesh"].(*corev1.ConfigMap)
 	pod := objs["Deployment/dubbomesh"].(*appsv1.Deployment).Spec.Template.Spec
 	c := pod.Containers[0]
@@ -61,9 +147,37 @@ func TestImageUnderRunc(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+		case v.Secret != nil:
+			data, ok := secrets[v.Secret.SecretName]
+			if !ok {
+				t.Fatalf("volume %s: the test has no Secret %q", v.Name, v.Secret.SecretName)
+			}
+			files := map[string]string{} // file → key
+			for k := range data {
+				files[k] = k
+			}
+			if len(v.Secret.Items) > 0 {
+				files = map[string]string{}
+				for _, it := range v.Secret.Items {
+					files[it.Path] = it.Key
+				}
+			}
+			for file, key := range files {
+				b, ok := data[key]
+				if !ok {
+					t.Fatalf("volume %s: Secret %q has no key %q", v.Name, v.Secret.SecretName, key)
+				}
+				f := filepath.Join(hostDir, file)
+				if err := os.WriteFile(f, []byte(b), 0o640); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chown(f, 0, int(*pod.SecurityContext.FSGroup)); err != nil {
+					t.Fatal(err)
+				}
+			}
 		case v.EmptyDir != nil:
 		default:
-			t.Fatalf("volume %s: the test knows only ConfigMap and emptyDir volumes", v.Name)
+			t.Fatalf("volume %s: the test knows only ConfigMap, Secret and emptyDir volumes", v.Name)
 		}
 		if err := os.Chown(hostDir, 0, int(*pod.SecurityContext.FSGroup)); err != nil {
 			t.Fatal(err)
@@ -157,6 +271,14 @@ func TestImageUnderRunc(t *testing.T) {
 	if log := ctr.Log(); strings.Contains(log, "read-only file system") {
 		t.Errorf("the container tried to write outside its volumes:\n%s", log)
 	}
+	for _, secret := range secrets {
+		for _, v := range secret {
+			if v = strings.TrimSpace(v); strings.Contains(ctr.Log(), v) {
+				t.Errorf("the container's log shows a secret (%.2s...):\n%s", v, ctr.Log())
+			}
+		}
+	}
+	return adminAddr
 }
 
 // rootReadOnly reports whether the mount at / in a mountinfo has the ro
