@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -24,6 +25,9 @@ type publisher struct {
 
 	services map[registry.ServiceKey]*published
 	vhosts   map[string]*routev3.VirtualHost // host → outbound virtual host
+
+	pushMu sync.Mutex
+	pushed map[registry.ServiceKey]time.Time // when a service's resources were last published
 }
 
 // published is what the publisher keeps of the resources of a service:
@@ -95,6 +99,7 @@ func newPublisher(t *Translation, c *caches, log *slog.Logger, m *metrics) *publ
 		metrics:  m,
 		services: map[registry.ServiceKey]*published{},
 		vhosts:   map[string]*routev3.VirtualHost{},
+		pushed:   map[registry.ServiceKey]time.Time{},
 	}
 }
 
@@ -165,6 +170,7 @@ func (p *publisher) apply(changed []registry.Service) {
 	var clusters, endpoints, listeners, routes change
 	vhostsChanged := false
 	empty := &published{}
+	done := make([]registry.ServiceKey, 0, len(changed))
 	for i := range changed {
 		svc := &changed[i]
 		prev := p.services[svc.Key]
@@ -199,6 +205,7 @@ func (p *publisher) apply(changed []registry.Service) {
 		} else {
 			p.services[svc.Key] = next
 		}
+		done = append(done, svc.Key)
 	}
 	if vhostsChanged {
 		if routes.update == nil {
@@ -224,10 +231,29 @@ func (p *publisher) apply(changed []registry.Service) {
 			p.metrics.translateErrors.Inc()
 		}
 	}
+	now := time.Now()
+	p.pushMu.Lock()
+	for _, k := range done {
+		if p.services[k] == nil {
+			delete(p.pushed, k)
+		} else {
+			p.pushed[k] = now
+		}
+	}
+	p.pushMu.Unlock()
 	p.metrics.pushes.Inc()
 	p.metrics.pushDuration.Observe(time.Since(start).Seconds())
 	p.metrics.services.Set(float64(len(p.services)))
 	p.log.Debug("published", "services", len(changed), "took", time.Since(start))
+}
+
+// lastPush tells when the resources of k were last published (translated
+// and handed to the caches), if they are published.
+func (p *publisher) lastPush(k registry.ServiceKey) (time.Time, bool) {
+	p.pushMu.Lock()
+	defer p.pushMu.Unlock()
+	t, ok := p.pushed[k]
+	return t, ok
 }
 
 // countFixes counts and logs the endpoints translate left out or changed.

@@ -298,5 +298,12 @@ func (s *Server) Versions() map[string]string {
 	return s.caches.versions()
 }
 
+// LastPush tells when the resources of service k were last published to
+// the caches the clients read, and whether they are published at all.
+// Safe for concurrent use.
+func (s *Server) LastPush(k registry.ServiceKey) (time.Time, bool) {
+	return s.pub.lastPush(k)
+}
+
 // Published returns a channel closed when the initial state is published.
 func (s *Server) Published() <-chan struct{} { return s.gate.open }

@@ -107,6 +107,9 @@ func TestDashboard(t *testing.T) {
 		}
 		return nil
 	})
+	if got := text(row + " .lastpush"); !strings.HasPrefix(got, "pushed ") {
+		t.Errorf("row's last push = %q, want the time its resources were pushed", got)
+	}
 	// The detail view: the service's endpoints with their labels.
 	open, cancelOpen := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelOpen()

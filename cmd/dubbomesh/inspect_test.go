@@ -25,14 +25,17 @@ var (
 	portRE = regexp.MustCompile(`(127\.0\.0\.1|localhost):\d+`)
 	// The ZooKeeper node version of the routing document.
 	versionRE = regexp.MustCompile(`(version [0-9]+|"version": "[0-9a-f]+")`)
+	// When the service was last pushed.
+	timeRE = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z`)
 	// Table columns are padded to the widest cell, ports included.
 	padRE = regexp.MustCompile(`(\S) {2,}`)
 )
 
-// normalise removes what differs between runs: ports, versions, and the
-// column padding that follows from the ports' widths.
+// normalise removes what differs between runs: ports, versions, push
+// times, and the column padding that follows from the ports' widths.
 func normalise(s string) string {
 	s = portRE.ReplaceAllString(s, "${1}:PORT")
+	s = timeRE.ReplaceAllString(s, "TIME")
 	s = versionRE.ReplaceAllString(s, "version V")
 	return padRE.ReplaceAllString(s, "$1  ")
 }

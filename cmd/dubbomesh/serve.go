@@ -142,7 +142,7 @@ func serveLogTo(ctx context.Context, cfg config.Config, logTo io.Writer) error {
 		}
 		aopts = append(aopts, admin.WithToken(tok))
 	}
-	con, closeConsole, err := newConsole(cfg, merger, status, log)
+	con, closeConsole, err := newConsole(cfg, merger, status, log, console.WithLastPush(xs.LastPush))
 	if err != nil {
 		return err
 	}
@@ -172,8 +172,8 @@ func serveLogTo(ctx context.Context, cfg config.Config, logTo io.Writer) error {
 
 // newConsole builds the migration console; the returned func closes its
 // config-center connection.
-func newConsole(cfg config.Config, model console.Model, res console.Resources, log *slog.Logger) (*console.Console, func(), error) {
-	opts := []console.Option{console.WithNaming(cfg.Naming, cfg.Labels), console.WithLogger(log)}
+func newConsole(cfg config.Config, model console.Model, res console.Resources, log *slog.Logger, extra ...console.Option) (*console.Console, func(), error) {
+	opts := append([]console.Option{console.WithNaming(cfg.Naming, cfg.Labels), console.WithLogger(log)}, extra...)
 	if cfg.Istio.Enabled {
 		opts = append(opts, console.WithIstio(cfg.Istio.Shards))
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/dubbomesh/dubbomesh/cmd/dubbomesh/internal/configcenter"
 	"github.com/dubbomesh/dubbomesh/naming"
 	"github.com/dubbomesh/dubbomesh/policy"
+	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/router"
 )
 
@@ -31,6 +32,7 @@ type Console struct {
 	hosts       naming.Hosts
 	labeler     naming.Labeler
 	istioShards int // 0: no Istio output
+	lastPush    func(registry.ServiceKey) (time.Time, bool)
 	routing     *configcenter.Routing
 	prom        *prometheusClient
 	log         *slog.Logger
@@ -42,6 +44,12 @@ type Option func(*Console)
 // WithNaming sets the host naming and labels the translation uses.
 func WithNaming(h naming.Hosts, l naming.Labeler) Option {
 	return func(c *Console) { c.hosts, c.labeler = h, l }
+}
+
+// WithLastPush sets where the console learns when a service's xDS
+// resources were last published (xds.Server.LastPush).
+func WithLastPush(f func(registry.ServiceKey) (time.Time, bool)) Option {
+	return func(c *Console) { c.lastPush = f }
 }
 
 // WithIstio says the Istio output is on, with shards config sources.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
@@ -51,6 +52,9 @@ type Service struct {
 	// IstioShard is the config source carrying the host's ServiceEntry
 	// (nil without the Istio output).
 	IstioShard *int `json:"istioShard,omitempty"`
+	// LastPush is when the service's xDS resources were last published
+	// (zero when they are not).
+	LastPush time.Time `json:"lastPush,omitzero"`
 	// Routing is the service's entry of the routing document (nil without
 	// a config center).
 	Routing *Routing `json:"routing,omitempty"`
@@ -169,6 +173,11 @@ func (c *Console) view(s registry.Service, published map[string]map[string]bool,
 	if c.istioShards > 0 {
 		sh := istio.Shard(host, c.istioShards)
 		v.IstioShard = &sh
+	}
+	if c.lastPush != nil {
+		if at, ok := c.lastPush(s.Key); ok {
+			v.LastPush = at.UTC().Truncate(time.Millisecond)
+		}
 	}
 	slices.SortFunc(list, func(a, b Endpoint) int {
 		return cmp.Or(strings.Compare(a.Address, b.Address), strings.Compare(a.Protocol, b.Protocol),
