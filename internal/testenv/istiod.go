@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -147,38 +148,49 @@ var stockEnvoyEnv = []string{
 func StartIstiod(t testing.TB, xdsAddr string, cfg IstiodConfig) *Istiod {
 	t.Helper()
 	bin := IstiodBinary(t)
-	dir := t.TempDir()
-	i := &Istiod{
-		grpc:       "127.0.0.1:" + strconv.Itoa(FreePort(t)),
-		http:       "127.0.0.1:" + strconv.Itoa(FreePort(t)),
-		monitoring: "127.0.0.1:" + strconv.Itoa(FreePort(t)),
-	}
+	i := &Istiod{}
 	logOnFailure(t, func() *process { return i.proc })
 	t.Cleanup(func() {
 		if i.proc != nil {
 			_ = i.proc.stop(syscall.SIGTERM, 10*time.Second)
 		}
 	})
-	argv := []string{bin, "serve", "-xds", strings.Join(append([]string{xdsAddr}, cfg.Shards...), ","), "-grpc", i.grpc, "-http", i.http, "-monitoring", i.monitoring}
-	if cfg.ConfigDir != "" {
-		argv = append(argv, "-fs", cfg.ConfigDir)
+	// Its three ports are picked free and bound a moment later: another
+	// test's server can take one in between, so a start that lost a port
+	// is tried again on new ones.
+	var err error
+	for range 3 {
+		i.grpc = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+		i.http = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+		i.monitoring = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+		argv := []string{bin, "serve", "-xds", strings.Join(append([]string{xdsAddr}, cfg.Shards...), ","), "-grpc", i.grpc, "-http", i.http, "-monitoring", i.monitoring}
+		if cfg.ConfigDir != "" {
+			argv = append(argv, "-fs", cfg.ConfigDir)
+		}
+		if cfg.XDSCAFile != "" {
+			argv = append(argv, "-xds-ca", cfg.XDSCAFile)
+		}
+		proc, perr := startProcess("istiod", filepath.Join(t.TempDir(), "istiod.log"), stockEnvoyEnv, argv...)
+		if perr != nil {
+			t.Fatalf("testenv: %v", perr)
+		}
+		i.proc = proc
+		err = poll(proc, istiodReady, 100*time.Millisecond, func(ctx context.Context) error {
+			_, err := i.get(ctx, "/ready")
+			return err
+		})
+		if err == nil {
+			return i
+		}
+		b, _ := os.ReadFile(proc.logPath)
+		if !bytes.Contains(b, []byte("address already in use")) {
+			break
+		}
+		t.Logf("testenv: istiod lost one of its ports (%v); retrying on new ones", err)
+		_ = proc.stop(syscall.SIGKILL, 10*time.Second)
 	}
-	if cfg.XDSCAFile != "" {
-		argv = append(argv, "-xds-ca", cfg.XDSCAFile)
-	}
-	proc, err := startProcess("istiod", filepath.Join(dir, "istiod.log"), stockEnvoyEnv, argv...)
-	if err != nil {
-		t.Fatalf("testenv: %v", err)
-	}
-	i.proc = proc
-	err = poll(proc, istiodReady, 100*time.Millisecond, func(ctx context.Context) error {
-		_, err := i.get(ctx, "/ready")
-		return err
-	})
-	if err != nil {
-		t.Fatalf("testenv: istiod: %v", err)
-	}
-	return i
+	t.Fatalf("testenv: istiod: %v", err)
+	return nil
 }
 
 // XDSAddr is istiod's plain-text xDS address (what a sidecar or a proxyless
