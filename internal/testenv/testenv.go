@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,14 +45,54 @@ func missing(t testing.TB, what, how string) {
 // FreePort returns a TCP port on 127.0.0.1 that was free when asked. Another
 // process can take it before the caller binds it; starters in this package
 // retry on a bind failure.
+//
+// The port is picked at random below Linux's ephemeral range (32768 and
+// up), which the kernel hands out as the local port of every outgoing
+// connection: a port from there (what ":0" gives) was seen taken by a
+// client socket between the pick and the server's bind, failing a test.
+// Below it, only another test's pick can collide, and the random choice
+// with a bind check, plus never handing out a port twice in one process,
+// makes that rare.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	for range 200 {
+		p := freePortLow + rand.IntN(freePortHigh-freePortLow)
+		if !pickPort(p) {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("testenv: free port: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The range FreePort picks from; Nacos' gRPC port is its HTTP port + 1000,
+// which stays below 32768 too.
+const freePortLow, freePortHigh = 20000, 31000
+
+var picked = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// pickPort records p as handed out; false if it already was.
+func pickPort(p int) bool {
+	picked.Lock()
+	defer picked.Unlock()
+	if picked.ports[p] {
+		return false
+	}
+	picked.ports[p] = true
+	return true
 }
 
 // process is a child process whose combined output goes to a file.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/dubbomesh/dubbomesh/internal/testenv"
 	"github.com/dubbomesh/dubbomesh/registry"
 	"github.com/dubbomesh/dubbomesh/registry/zookeeper"
 	"github.com/dubbomesh/dubbomesh/xds"
@@ -28,12 +30,7 @@ func StartMesh(t testing.TB, zkAddr string) *Mesh {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outbound, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	outboundAddr := outbound.Addr().String()
-	outbound.Close() // Envoy binds it
+	outboundAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(t))) // Envoy binds it
 	merger := registry.NewMerger([]string{w.Name()})
 	srv, err := xds.New(xds.Config{Translation: xds.Translation{OutboundAddress: outboundAddr}}, merger)
 	if err != nil {
