@@ -124,6 +124,14 @@ func TestEndToEndNacosWeight(t *testing.T) {
 // Nacos is one endpoint with both provenances. Stopping Nacos keeps it
 // served; restarting Nacos resyncs without any EDS update that drops it.
 func TestEndToEndMultiRegistry(t *testing.T) {
+	if raceEnabled {
+		// Besides its reconnect race (race_on_test.go), nacos-sdk-go v2.3.2
+		// races on a failed request: Request flips rpcClientStatus with a
+		// CAS while its config listener reads it plainly (seen in CI here,
+		// rules being read while rnacos was slow). This test runs whole in
+		// scripts/test.sh's race-free pass.
+		t.Skip("runs in scripts/test.sh's race-free pass: nacos-sdk-go races in its own request path")
+	}
 	zk := testenv.StartZooKeeper(t)
 	nc := testenv.StartNacos(t)
 	zkURL, nacosURL := "zookeeper://"+zk.Addr(), "nacos://"+nc.Addr()
