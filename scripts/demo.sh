@@ -25,15 +25,18 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  # DUBBOMESH_DEMO_KEEP=1 keeps the logs.
+  if [[ -n ${DUBBOMESH_DEMO_KEEP:-} ]]; then echo "logs kept in $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT INT TERM
 
-# free_port prints a TCP port on 127.0.0.1 that nothing listens on.
+# free_port prints a TCP port on 127.0.0.1 that nothing listens on, below
+# the kernel's ephemeral range (32768 and up), whose ports outgoing
+# connections take as their own.
 free_port() {
   local p
   for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   die "no free port found"
@@ -79,11 +82,25 @@ pids+=($!)
 wait_for ZooKeeper 60 zk_ok "$zk"
 
 start_provider() { # name port register [extra flags]
-  DUBBO_IP_TO_REGISTRY=127.0.0.1 "$work/provider" -registry "zookeeper://127.0.0.1:$zk" \
-    -app greeter-provider -port "$2" -register "$3" -version 1.0.0 "${@:4}" >"$work/$1.log" 2>&1 &
-  pids+=($!)
-  local pid=$!
-  wait_for "provider $1" 90 grep -q "provider ready" "$work/$1.log"
+  # A provider started in the second after ZooKeeper first answers can
+  # have its session refused ("Authentication failed: EOF") and exit:
+  # start it again then.
+  local pid=
+  for attempt in 1 2 3; do
+    DUBBO_IP_TO_REGISTRY=127.0.0.1 "$work/provider" -registry "zookeeper://127.0.0.1:$zk" \
+      -app greeter-provider -port "$2" -register "$3" -version 1.0.0 "${@:4}" >"$work/$1.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 450); do
+      grep -q "provider ready" "$work/$1.log" && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    grep -q "provider ready" "$work/$1.log" && break
+    kill "$pid" 2>/dev/null || true
+    [[ $attempt -lt 3 ]] && note "provider $1 did not start (attempt $attempt); starting it again"
+  done
+  grep -q "provider ready" "$work/$1.log" || die "provider $1 did not come up (logs in $work)"
+  pids+=("$pid")
   note "provider $1: Triple on 127.0.0.1:$2, registered $3-level (pid $pid)"
   echo "$pid" >"$work/$1.pid"
 }
