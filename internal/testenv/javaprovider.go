@@ -1,13 +1,11 @@
 package testenv
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -241,22 +239,7 @@ func (p *JavaProvider) start(bin, home, logPath string) error {
 		return err
 	}
 	p.proc = proc
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
-	err = poll(proc, javaProviderReady, 100*time.Millisecond, func(ctx context.Context) error {
-		b, err := os.ReadFile(logPath)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(string(b), javaProviderReadyLine) {
-			return errors.New("no ready line yet")
-		}
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	})
+	err = pollLineAndPort(proc, javaProviderReady, 100*time.Millisecond, logPath, javaProviderReadyLine, c.Port)
 	if err != nil {
 		_ = proc.stop(syscall.SIGKILL, 10*time.Second)
 		return fmt.Errorf("%w\n%s", err, proc.logTail(4<<10))

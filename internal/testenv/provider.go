@@ -203,22 +203,7 @@ func (p *Provider) start(bin, logPath string) error {
 		return err
 	}
 	p.proc = proc
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
-	err = poll(proc, providerReady, 50*time.Millisecond, func(ctx context.Context) error {
-		b, err := os.ReadFile(logPath)
-		if err != nil {
-			return err
-		}
-		if !strings.Contains(string(b), providerReadyLine) {
-			return errors.New("no ready line yet")
-		}
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		return conn.Close()
-	})
+	err = pollLineAndPort(proc, providerReady, 50*time.Millisecond, logPath, providerReadyLine, c.Port)
 	if err != nil {
 		_ = proc.stop(syscall.SIGKILL, 10*time.Second)
 		return fmt.Errorf("%w\n%s", err, proc.logTail(4<<10))
@@ -292,4 +277,26 @@ func (p *Provider) Kill(t testing.TB) {
 		t.Fatalf("testenv: provider %s is not running", p.cfg.Application)
 	}
 	_ = p.proc.stop(syscall.SIGKILL, 10*time.Second)
+}
+
+// pollLineAndPort waits up to timeout for proc's log to hold line and for
+// port on 127.0.0.1 to accept a connection: how the Go and the Java test
+// providers say they are ready.
+func pollLineAndPort(proc *process, timeout, interval time.Duration, logPath, line string, port int) error {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return poll(proc, timeout, interval, func(ctx context.Context) error {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(b), line) {
+			return errors.New("no ready line yet")
+		}
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return conn.Close()
+	})
 }
